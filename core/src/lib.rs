@@ -1,0 +1,20 @@
+//! The types every tendon crate shares: monotonic time, the robot's state and
+//! targets in G1 terms, FSM ids, joint names with limits, and the `RobotLink`
+//! trait that separates control from the transport (DDS robot or simulator).
+
+pub mod fsm;
+pub mod joints;
+pub mod latest;
+pub mod link;
+pub mod robot;
+pub mod time;
+
+pub use fsm::{FsmId, UnknownFsm};
+pub use joints::{G1Variant, JointIndex, JointLimits};
+pub use latest::Latest;
+pub use link::{LinkError, LinkStats, RobotLink};
+pub use robot::{
+    ImuState, MotorState, MotorTarget, MotorTargets, RemoteButtons, RemoteState, RobotState,
+    NUM_MOTOR_SLOTS,
+};
+pub use time::{Clock, MonoTime, SimClock};

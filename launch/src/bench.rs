@@ -1,0 +1,113 @@
+//! `tendon bench …`: measurements that print figures (BENCHMARKS.md).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use clap::Subcommand;
+use tendon_bridge::dds::{wait_readable, DdsConfig, DdsNode, TOPIC_LOWCMD, TOPIC_LOWSTATE};
+use tendon_bridge::hg::{LowCmd, LowState};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// DDS round trip: our LowCmd → an echo peer → LowState back (peer copies
+    /// LowCmd.reserve[0] into LowState.tick).
+    DdsRtt {
+        #[arg(long, default_value_t = 1)]
+        domain: u16,
+        #[arg(long, default_value = "lo")]
+        iface: String,
+        #[arg(long, default_value_t = 2000)]
+        count: u32,
+        /// Seconds to wait for the echo peer to appear.
+        #[arg(long, default_value_t = 10.0)]
+        discovery_s: f64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::DdsRtt {
+            domain,
+            iface,
+            count,
+            discovery_s,
+            json,
+        } => dds_rtt(domain, &iface, count, discovery_s, json),
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[idx]
+}
+
+fn dds_rtt(domain: u16, iface: &str, count: u32, discovery_s: f64, json: bool) -> Result<()> {
+    let node = DdsNode::new(&DdsConfig::new(domain, Some(iface)))?;
+    let writer = node.writer::<LowCmd>(TOPIC_LOWCMD)?;
+    let mut reader = node.reader::<LowState>(TOPIC_LOWSTATE)?;
+    let mut poll = mio::Poll::new()?;
+    let mut events = mio::Events::with_capacity(8);
+    reader.register(&poll, mio::Token(1))?;
+    let deadline = Instant::now() + Duration::from_secs_f64(discovery_s);
+    while node.remote_readers_on(TOPIC_LOWCMD) == 0 || node.remote_writers_on(TOPIC_LOWSTATE).is_empty() {
+        if Instant::now() > deadline {
+            bail!("no echo peer on domain {domain} ({iface}) within {discovery_s} s; start one (firmware-bridge/tests/peers/cyclone_rtt.py pong)");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let warmup = 50u32;
+    let mut rtts_us = Vec::with_capacity(count as usize);
+    let mut lost = 0u32;
+    for seq in 1..=(count + warmup) {
+        let mut cmd = LowCmd::default();
+        cmd.reserve[0] = seq;
+        cmd.seal();
+        let sent = Instant::now();
+        writer.write(cmd)?;
+        let timeout_at = sent + Duration::from_millis(100);
+        let mut got = false;
+        while !got {
+            while let Some(sample) = reader.take()? {
+                if matches!(sample, Ok(s) if s.tick == seq) {
+                    got = true;
+                }
+            }
+            if got {
+                break;
+            }
+            let now = Instant::now();
+            if now >= timeout_at {
+                break;
+            }
+            wait_readable(&mut poll, &mut events, timeout_at - now);
+        }
+        if seq > warmup {
+            if got {
+                rtts_us.push(sent.elapsed().as_secs_f64() * 1e6);
+            } else {
+                lost += 1;
+            }
+        }
+    }
+    rtts_us.sort_by(f64::total_cmp);
+    let (p50, p99, max) = (
+        percentile(&rtts_us, 0.5),
+        percentile(&rtts_us, 0.99),
+        rtts_us.last().copied().unwrap_or(f64::NAN),
+    );
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"impl": "tendon-rustdds", "count": rtts_us.len(), "lost": lost, "p50_us": p50, "p99_us": p99, "max_us": max})
+        );
+    } else {
+        println!("dds round trip over {} samples ({lost} lost): p50 {p50:.1} µs, p99 {p99:.1} µs, max {max:.1} µs", rtts_us.len());
+    }
+    Ok(())
+}
