@@ -33,6 +33,9 @@ VPY="$VENV/bin/python"
 STAMP="$VENV/.tendon-peers-stamp"
 CDDS_HOME="$CACHE/cyclonedds-home"
 
+# stdout carries only the final python path; everything else goes to stderr
+exec 3>&1 1>&2
+
 log() { echo "[install-peers] $*" >&2; }
 die() { echo "[install-peers] ERROR: $*" >&2; exit 1; }
 
@@ -42,7 +45,7 @@ for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
     --print-python) PRINT_ONLY=1 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&3; exit 0 ;;
     *) die "unknown argument: $a (see --help)" ;;
   esac
 done
@@ -50,7 +53,7 @@ done
 verify_imports() {
   # Each import in its own process: unitree_interface bundles its own
   # libddsc.so, which must not share a process with Debian's libddsc.
-  "$VPY" -c 'import cyclonedds, cyclonedds.idl, cyclonedds.domain; from cyclonedds.__library__ import library_path; print("cyclonedds ok, libddsc:", library_path)' >&2 \
+  CYCLONEDDS_HOME="$CDDS_HOME" "$VPY" -c 'import cyclonedds.domain; from cyclonedds.internal import load_cyclonedds; print("cyclonedds ok, libddsc:", load_cyclonedds()._name)' >&2 \
     || return 1
   "$VPY" -c 'import unitree_sdk2py; from unitree_sdk2py.core.channel import ChannelFactoryInitialize; from unitree_sdk2py.utils.crc import CRC; from unitree_sdk2py.idl.unitree_hg.msg.dds_ import LowCmd_; print("unitree_sdk2py ok")' >&2 \
     || return 1
@@ -67,7 +70,7 @@ EOF
 
 if [[ $PRINT_ONLY == 1 ]]; then
   [[ -x "$VPY" && -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_KEY" ]] || die "peers venv not ready at $VENV; run scripts/install-peers.sh"
-  echo "$VPY"
+  echo "$VPY" >&3
   exit 0
 fi
 
@@ -75,7 +78,7 @@ fi
 if [[ $FORCE == 0 && -x "$VPY" && -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_KEY" ]]; then
   if verify_imports; then
     log "already installed (stamp ok, imports ok)"
-    echo "$VPY"
+    echo "$VPY" >&3
     exit 0
   fi
   log "stamp present but imports failed; reinstalling"
@@ -151,7 +154,8 @@ have_cdds=$("$VPY" -c 'from importlib.metadata import version; print(version("cy
 if [[ $have_cdds != 0.10.2 ]]; then
   log "pip: building $PY_CYCLONEDDS from source against $LIBDIR (takes ~1 min)"
   "${PIP[@]}" install "${PY_BUILD_DEPS[@]}" || die "pip install ${PY_BUILD_DEPS[*]} failed"
-  CYCLONEDDS_HOME="$CDDS_HOME" "${PIP[@]}" install --no-binary cyclonedds --no-build-isolation \
+  # --no-cache-dir: a cached wheel would carry another CYCLONEDDS_HOME in its __library__.py
+  CYCLONEDDS_HOME="$CDDS_HOME" "${PIP[@]}" install --no-cache-dir --no-binary cyclonedds --no-build-isolation \
     -c "$CONSTRAINTS" "$PY_CYCLONEDDS" \
     || die "building $PY_CYCLONEDDS failed (CYCLONEDDS_HOME=$CDDS_HOME)"
 else
@@ -168,7 +172,7 @@ log "pip: $PY_UNITREE_SDK2PY (--no-deps), $PY_FAR_UNITREE_SDK, $PY_MCAP"
 #    can move cyclonedds.
 "${PIP[@]}" install -c "$CONSTRAINTS" "$PY_MCAP" || die "pip install $PY_MCAP failed"
 
-verify_imports || die "imports failed after install (see messages above)"
+verify_imports || die "imports failed after install (see messages above); try: $0 --force"
 echo "$STAMP_KEY" >"$STAMP"
 log "ok: peers venv ready"
-echo "$VPY"
+echo "$VPY" >&3

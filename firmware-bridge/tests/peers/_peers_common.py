@@ -6,7 +6,8 @@ Contract every peer follows:
     everything else (our logs, the SDK's prints, C++ std::cout) goes to stderr;
   * a watchdog thread hard-exits the process if it overruns its time budget;
   * the process leaves with os._exit() after the summary, so DDS teardown
-    can never hang it.
+    can never hang it;
+  * SIGTERM / SIGINT end it early, still with the summary (key "interrupted").
 
 Exit codes: 0 ok, 1 error (summary has "error"), 3 venv / SDK missing,
 4 watchdog fired, 2 bad arguments (argparse).
@@ -25,6 +26,22 @@ EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_NO_SDK = 3
 EXIT_WATCHDOG = 4
+
+
+def _pin_cyclonedds_home():
+    """The cyclonedds Python binding loads $CYCLONEDDS_HOME/lib/libddsc.so first
+    (and fails if that is missing), then whatever libddsc the linker finds. Point
+    it at the install script's CYCLONEDDS_HOME (links to Debian's 0.10.2), next
+    to the venv, so a CYCLONEDDS_HOME from the environment (say a CycloneDDS 11
+    build) can never be picked up."""
+    home = os.path.join(os.path.dirname(sys.prefix), "cyclonedds-home")
+    if sys.prefix != sys.base_prefix and os.path.exists(os.path.join(home, "lib", "libddsc.so")):
+        os.environ["CYCLONEDDS_HOME"] = home
+    else:
+        os.environ.pop("CYCLONEDDS_HOME", None)
+
+
+_pin_cyclonedds_home()
 
 _SCRIPT = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "peer"
 _emit_lock = threading.Lock()
@@ -107,7 +124,31 @@ def start_watchdog(limit_s, summary_fn):
     t = threading.Timer(limit_s, fire)
     t.daemon = True
     t.start()
+    _install_signal_handlers(summary_fn)
     return t
+
+
+def _install_signal_handlers(summary_fn):
+    """SIGTERM / SIGINT: emit the summary so far (with "interrupted") and exit 0.
+
+    The work happens on a fresh thread: the handler runs on the main thread,
+    which may hold a lock that summary_fn needs."""
+    import signal
+
+    def finish_interrupted(signum):
+        try:
+            s = dict(summary_fn())
+        except Exception as e:
+            s = {"summary_error": repr(e)}
+        s["interrupted"] = signal.Signals(signum).name
+        log(f"{s['interrupted']}: stopping early")
+        finish(s, EXIT_OK)
+
+    def handler(signum, frame):
+        threading.Thread(target=finish_interrupted, args=(signum,), daemon=True).start()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, handler)
 
 
 def require_sdk(*modules):
@@ -206,7 +247,23 @@ def new_lowstate():
     return unitree_hg_msg_dds__LowState_()
 
 
-def crc_of(msg):
-    from unitree_sdk2py.utils.crc import CRC
+_crc = None
+_crc_lock = threading.Lock()
 
-    return CRC().Crc(msg)
+
+def crc_of(msg):
+    """unitree_sdk2py.utils.crc.CRC().Crc(msg), from ONE instance.
+
+    CRC is a "Singleton" whose __init__ still re-runs on every CRC() call: it
+    reloads the ctypes lib and only then sets crc32_core.restype = c_uint32. A
+    thread calling Crc() meanwhile gets the default c_int restype, i.e. a
+    negative CRC (seen here: robot_peer's publish loop vs its LowCmd listener).
+    So construct it once and never call CRC() again."""
+    global _crc
+    if _crc is None:
+        with _crc_lock:
+            if _crc is None:
+                from unitree_sdk2py.utils.crc import CRC
+
+                _crc = CRC()
+    return _crc.Crc(msg)

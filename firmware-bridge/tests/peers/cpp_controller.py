@@ -11,8 +11,10 @@ UnitreeInterface(iface, RobotType.G1, MessageType.HG, dds_config=XML):
     500 Hz, with mode = 1 for slots 0..28, mode_pr from set_control_mode (PR=0),
     mode_machine copied from the latest LowState, and the CRC COMPUTED over the
     C++ struct;
-  * read_low_state() returns the latest accepted state (tick, mode_machine,
-    motor q/dq/ddq/tau_est/temperature/voltage, imu quat/omega/accel/rpy).
+  * read_low_state() returns the latest accepted state (mode_machine, motor
+    q/dq/ddq/tau_est/temperature/voltage, imu quat/omega/accel/rpy, and a
+    `tick` attribute that 0.1.8 leaves at 0). There is no per-message counter:
+    lowstate_changes counts polls (--poll-hz) that saw a different state.
   * It also creates a writer on rt/lowstate, a reader on rt/lowcmd,
     rt/wirelesscontroller (unitree_go WirelessController_) reader+writer and
     rt/odommodestate (unitree_go SportModeState_) reader+writer.
@@ -100,7 +102,7 @@ def main():
 
     threading.Thread(target=pump, name="cout-pump", daemon=True).start()
 
-    st = {"reads": 0, "states": 0, "last": None, "ticks": set(), "first_at": None, "write_calls": 0,
+    st = {"reads": 0, "states": 0, "changes": 0, "last": None, "ticks": set(), "first_at": None, "write_calls": 0,
           "first_write_at": None, "last_write_at": None}
 
     def summary():
@@ -111,6 +113,8 @@ def main():
             "ok": st["states"] > 0, "domain": a.domain, "iface": a.iface, "duration_s": a.duration,
             "binding": "far-unitree-sdk 0.1.8 unitree_interface (Unitree C++ SDK, CycloneDDS 0.10.2)",
             "lowstate_reads": st["reads"],
+            "lowstate_reads_with_data": st["states"],
+            "lowstate_changes": st["changes"],
             "lowstate_distinct_ticks": len(st["ticks"]),
             "first_lowstate_at_s": st["first_at"],
             "last_mode_machine": None if last is None else last["mode_machine"],
@@ -152,15 +156,25 @@ def main():
 
     period = 1.0 / a.poll_hz
     nxt = pc.now()
+    prev_sig = None
     while pc.now() < end:
         s = robot.read_low_state()
         st["reads"] += 1
-        # before the first accepted LowState the binding returns tick 0 / mode_machine 0
-        if s.tick != 0 or s.mode_machine != 0:
-            if s.tick not in st["ticks"]:
+        q = list(s.motor.q)
+        quat = list(s.imu.quat)
+        # Before the first accepted LowState the binding returns all zeros. Note:
+        # far-unitree-sdk 0.1.8 leaves LowState.tick at 0 even when the robot sends
+        # one, so new states are detected by any change of what the binding exposes.
+        sig = (s.tick, s.mode_machine, tuple(q), tuple(s.motor.dq), tuple(s.motor.tau_est),
+               tuple(s.motor.temperature), tuple(s.motor.voltage), tuple(quat), tuple(s.imu.omega),
+               tuple(s.imu.accel), tuple(s.imu.rpy))
+        received = s.tick != 0 or s.mode_machine != 0 or any(q) or any(quat)
+        if received:
+            if sig != prev_sig:
+                prev_sig = sig
+                st["changes"] += 1
                 st["ticks"].add(s.tick)
-                st["last"] = {"tick": s.tick, "mode_machine": s.mode_machine, "q": list(s.motor.q)[:N_BODY],
-                              "quat": list(s.imu.quat)}
+                st["last"] = {"tick": s.tick, "mode_machine": s.mode_machine, "q": q[:N_BODY], "quat": quat}
             if st["states"] == 0:
                 st["first_at"] = round(pc.now() - pc.T_PROCESS, 4)
                 pc.log(f"first LowState at {st['first_at']}s: tick {s.tick}, mode_machine {s.mode_machine}")
@@ -180,7 +194,7 @@ def main():
         pc.sleep_until(min(nxt, end))
     st["last_write_at"] = pc.now() if st["first_write_at"] is not None else None
     s = summary()
-    pc.log(f"{s['lowstate_distinct_ticks']} distinct LowStates, ~{s['lowcmd_est_sent']} LowCmds written by the SDK")
+    pc.log(f"{s['lowstate_changes']} LowState changes seen, ~{s['lowcmd_est_sent']} LowCmds written by the SDK")
     pc.finish(s)
 
 

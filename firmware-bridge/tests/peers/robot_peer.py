@@ -5,7 +5,9 @@ Publishes hg LowState_ on rt/lowstate at --rate-hz (monotonic-deadline loop):
 valid Unitree CRC, tick = 1 + ms since the loop started (never 0), the given
 mode_machine, motor_state[i].q = 0.01*i (rounded to f32) for all 35 slots,
 mode 1, temperature [30, 40], vol 48.0, imu quaternion [1, 0, 0, 0],
-accelerometer [0, 0, 9.81], version [1, 0].
+accelerometer [0, 0, 9.81], version [1, 0], and motor_state[0].tau_est =
+f32((tick % 10000) * 0.001) so that peers which cannot see tick (the C++
+binding) still see each state change.
 
 Subscribes rt/lowcmd (hg LowCmd_) and counts: received, CRC valid (recomputed
 with unitree_sdk2py.utils.crc.CRC), mode_machine echoed, first/last receipt
@@ -29,6 +31,10 @@ def parse_args():
     p.add_argument("--mode-machine", type=int, default=5, help="mode_machine to report (5 = g1 29dof)")
     p.add_argument("--rate-hz", type=float, default=500.0, help="LowState publish rate (1..2000)")
     p.add_argument("--mode-pr", type=int, default=0)
+    p.add_argument("--lowcmd-history", type=int, default=8192,
+                   help="KeepLast depth of the rt/lowcmd reader (the SDK default is 1)")
+    p.add_argument("--corrupt-crc-every", type=int, default=0, metavar="N",
+                   help="send every Nth LowState with a wrong CRC (crc ^ 1), to test CRC checks; 0 = never")
     a = p.parse_args()
     if not 0 <= a.mode_machine <= 255:
         p.error("--mode-machine must be 0..255")
@@ -90,7 +96,7 @@ def main():
     pc.check_iface(a.iface)
     pc.check_domain(a.domain)
     st = Stats(a.mode_machine)
-    counters = {"sent": 0, "overruns": 0, "write_failures": 0, "loop_s": 0.0}
+    counters = {"sent": 0, "corrupted": 0, "overruns": 0, "write_failures": 0, "loop_s": 0.0}
 
     def summary():
         with st.lock:
@@ -98,6 +104,7 @@ def main():
                 "ok": True, "domain": a.domain, "iface": a.iface, "duration_s": a.duration,
                 "rate_hz": a.rate_hz, "mode_machine": a.mode_machine,
                 "lowstate_sent": counters["sent"],
+                "lowstate_crc_corrupted": counters["corrupted"],
                 "lowstate_rate_achieved_hz": round(counters["sent"] / counters["loop_s"], 1)
                 if counters["loop_s"] > 0 else 0.0,
                 "lowstate_overruns": counters["overruns"],
@@ -114,15 +121,34 @@ def main():
     # backstop only: the loop below ends at T_PROCESS + duration
     pc.start_watchdog(a.duration + 5.0, summary)
     pc.require_sdk("cyclonedds", "unitree_sdk2py")
-    from unitree_sdk2py.core.channel import ChannelPublisher, ChannelSubscriber
+    from unitree_sdk2py.core.channel import ChannelPublisher
     from unitree_sdk2py.idl.unitree_hg.msg.dds_ import LowCmd_, LowState_
 
     t_start = pc.T_PROCESS
     pc.init_sdk_channels(a.domain, a.iface)
     pub = ChannelPublisher("rt/lowstate", LowState_)
     pub.Init()
-    sub = ChannelSubscriber("rt/lowcmd", LowCmd_)
-    sub.Init(st.on_lowcmd, 0)  # handler runs in the DDS listener thread
+    # The SDK's listener takes one sample per callback from a KeepLast(1)
+    # reader; while this process's own 500 Hz publisher holds the GIL, newer
+    # samples overwrite older ones before Python sees them, so the count would
+    # measure this peer's CPU, not the sender. Instead read through the SDK's
+    # channel with a deeper history and a thread that drains it.
+    from cyclonedds.core import Policy, Qos
+    from unitree_sdk2py.core.channel import ChannelFactory
+
+    lowcmd_channel = ChannelFactory().CreateChannel("rt/lowcmd", LowCmd_)
+    lowcmd_channel.SetReader(
+        Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(a.lowcmd_history)), None, 0)
+    reading = threading.Event()
+    reading.set()
+
+    def drain_lowcmd():
+        while reading.is_set():
+            m = lowcmd_channel.Read(0.05)
+            if m is not None:
+                st.on_lowcmd(m)
+
+    threading.Thread(target=drain_lowcmd, name="lowcmd_reader", daemon=True).start()
 
     msg = pc.new_lowstate()
     msg.version = [1, 0]
@@ -150,7 +176,11 @@ def main():
         if t >= end:
             break
         msg.tick = (1 + int((t - t0) * 1000.0)) & 0xFFFFFFFF
+        msg.motor_state[0].tau_est = pc.f32((msg.tick % 10000) * 0.001)
         msg.crc = pc.crc_of(msg)
+        if a.corrupt_crc_every and (counters["sent"] + 1) % a.corrupt_crc_every == 0:
+            msg.crc ^= 1
+            counters["corrupted"] += 1
         if not pub.Write(msg):
             counters["write_failures"] += 1
         counters["sent"] += 1

