@@ -127,7 +127,9 @@ impl FromStr for FsmId {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let norm = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
         if let Ok(id) = norm.parse::<u32>() {
-            return FsmId::from_id(id).ok_or_else(|| UnknownFsm { given: s.to_string() });
+            return FsmId::from_id(id).ok_or_else(|| UnknownFsm {
+                given: s.to_string(),
+            });
         }
         if let Some(f) = ALL_FSM_IDS.iter().find(|f| f.name() == norm) {
             return Ok(*f);
@@ -138,7 +140,11 @@ impl FromStr for FsmId {
             "stand" | "standup" | "locked_stand" => FsmId::StandUp,
             "walk" | "locomotion" => FsmId::Start,
             "walkrun" | "run" => FsmId::WalkRun,
-            _ => return Err(UnknownFsm { given: s.to_string() }),
+            _ => {
+                return Err(UnknownFsm {
+                    given: s.to_string(),
+                })
+            }
         };
         Ok(alias)
     }
@@ -169,7 +175,10 @@ mod tests {
         let err = "fly".parse::<FsmId>().unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("unknown FSM 'fly'"), "{msg}");
-        assert!(msg.contains("damp (1)") && msg.contains("start (500)"), "{msg}");
+        assert!(
+            msg.contains("damp (1)") && msg.contains("start (500)"),
+            "{msg}"
+        );
         assert!("9999".parse::<FsmId>().is_err());
     }
 

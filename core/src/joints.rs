@@ -1,6 +1,9 @@
 //! G1 joint names, motor slots and limits (g1-protocol.md §5, from the
 //! g1_29dof_rev_1_0 URDF). Positions in rad, torque in N·m, velocity in rad/s.
 
+// The limits are the URDF's decimal values (0.5236, 1.0472, …), not π fractions.
+#![allow(clippy::approx_constant)]
+
 use std::fmt;
 
 /// Limits of one joint.
@@ -208,7 +211,12 @@ impl G1Variant {
             G1Variant::Dof29 => true,
             G1Variant::Dof23 => !matches!(
                 joint,
-                WaistRoll | WaistPitch | LeftWristPitch | LeftWristYaw | RightWristPitch | RightWristYaw
+                WaistRoll
+                    | WaistPitch
+                    | LeftWristPitch
+                    | LeftWristYaw
+                    | RightWristPitch
+                    | RightWristYaw
             ),
         }
     }
@@ -241,8 +249,14 @@ mod tests {
             assert!(l.q_min_rad < l.q_max_rad, "{j}");
             assert!(l.tau_max_nm > 0.0 && l.dq_max_rad_s > 0.0, "{j}");
         }
-        assert_eq!(LeftHipRoll.limits().q_min_rad, -RightHipRoll.limits().q_max_rad);
-        assert_eq!(LeftShoulderRoll.limits().q_max_rad, -RightShoulderRoll.limits().q_min_rad);
+        assert_eq!(
+            LeftHipRoll.limits().q_min_rad,
+            -RightHipRoll.limits().q_max_rad
+        );
+        assert_eq!(
+            LeftShoulderRoll.limits().q_max_rad,
+            -RightShoulderRoll.limits().q_min_rad
+        );
         assert_eq!(LeftKnee.limits().tau_max_nm, 139.0);
     }
 

@@ -20,10 +20,23 @@ fn codec(c: &mut Criterion) {
             black_box(&out);
         })
     });
+    let words: Vec<u32> = (0..250u32).map(|w| w.wrapping_mul(2_654_435_761)).collect();
+    c.bench_function("crc32_250_words", |b| {
+        b.iter(|| black_box(tendon_bridge::crc::crc32_words(black_box(&words))))
+    });
+    c.bench_function("crc32_250_words_bitwise", |b| {
+        b.iter(|| black_box(tendon_bridge::crc::crc32_words_bitwise(black_box(&words))))
+    });
     let cmd = LowCmd::from_targets(&targets, 5);
-    c.bench_function("lowcmd_crc_only", |b| b.iter(|| black_box(black_box(&cmd).compute_crc())));
+    c.bench_function("lowcmd_crc_only", |b| {
+        b.iter(|| black_box(black_box(&cmd).compute_crc()))
+    });
 
-    let mut state = LowState { mode_machine: 5, tick: 1, ..LowState::default() };
+    let mut state = LowState {
+        mode_machine: 5,
+        tick: 1,
+        ..LowState::default()
+    };
     for (i, m) in state.motor_state.iter_mut().enumerate() {
         m.q = 0.01 * i as f32;
     }

@@ -57,45 +57,54 @@ impl<'a> CdrWriter<'a> {
         CdrWriter { out, origin }
     }
 
+    #[inline(always)]
     fn align(&mut self, n: usize) {
         let pos = self.out.len() - self.origin;
         let pad = (n - pos % n) % n;
-        for _ in 0..pad {
-            self.out.push(0);
+        if pad != 0 {
+            self.out.resize(self.out.len() + pad, 0);
         }
     }
 
+    #[inline(always)]
     pub fn u8(&mut self, v: u8) {
         self.out.push(v);
     }
 
+    #[inline(always)]
     pub fn bool(&mut self, v: bool) {
         self.out.push(v as u8);
     }
 
+    #[inline(always)]
     pub fn i16(&mut self, v: i16) {
         self.align(2);
         self.out.extend_from_slice(&v.to_le_bytes());
     }
 
+    #[inline(always)]
     pub fn u32(&mut self, v: u32) {
         self.align(4);
         self.out.extend_from_slice(&v.to_le_bytes());
     }
 
+    #[inline(always)]
     pub fn i32(&mut self, v: i32) {
         self.u32(v as u32);
     }
 
+    #[inline(always)]
     pub fn f32(&mut self, v: f32) {
         self.u32(v.to_bits());
     }
 
+    #[inline(always)]
     pub fn i64(&mut self, v: i64) {
         self.align(8);
         self.out.extend_from_slice(&v.to_le_bytes());
     }
 
+    #[inline(always)]
     pub fn bytes(&mut self, v: &[u8]) {
         self.out.extend_from_slice(v);
     }
@@ -138,6 +147,7 @@ impl<'a> CdrReader<'a> {
         }
     }
 
+    #[inline(always)]
     fn take(&mut self, align: usize, n: usize) -> Result<&'a [u8], CdrError> {
         let start = self.pos + (align - self.pos % align) % align;
         let end = start.checked_add(n).filter(|e| *e <= self.buf.len());
@@ -155,32 +165,39 @@ impl<'a> CdrReader<'a> {
         }
     }
 
+    #[inline(always)]
     pub fn u8(&mut self) -> Result<u8, CdrError> {
         Ok(self.take(1, 1)?[0])
     }
 
+    #[inline(always)]
     pub fn bool(&mut self) -> Result<bool, CdrError> {
         Ok(self.u8()? != 0)
     }
 
+    #[inline(always)]
     pub fn i16(&mut self) -> Result<i16, CdrError> {
         let b = self.take(2, 2)?;
         Ok(i16::from_le_bytes([b[0], b[1]]))
     }
 
+    #[inline(always)]
     pub fn u32(&mut self) -> Result<u32, CdrError> {
         let b = self.take(4, 4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    #[inline(always)]
     pub fn i32(&mut self) -> Result<i32, CdrError> {
         Ok(self.u32()? as i32)
     }
 
+    #[inline(always)]
     pub fn f32(&mut self) -> Result<f32, CdrError> {
         Ok(f32::from_bits(self.u32()?))
     }
 
+    #[inline(always)]
     pub fn i64(&mut self) -> Result<i64, CdrError> {
         let b = self.take(8, 8)?;
         let mut a = [0u8; 8];
@@ -188,6 +205,7 @@ impl<'a> CdrReader<'a> {
         Ok(i64::from_le_bytes(a))
     }
 
+    #[inline(always)]
     pub fn bytes<const N: usize>(&mut self) -> Result<[u8; N], CdrError> {
         let b = self.take(1, N)?;
         let mut a = [0u8; N];
@@ -347,7 +365,12 @@ mod tests {
         let mut r = CdrReader::new(&body, "T");
         assert_eq!(r.u8().unwrap(), 1);
         match r.u32() {
-            Err(CdrError::Truncated { offset, needed, available, .. }) => {
+            Err(CdrError::Truncated {
+                offset,
+                needed,
+                available,
+                ..
+            }) => {
                 assert_eq!((offset, needed, available), (4, 4, 0));
             }
             other => panic!("expected truncation, got {other:?}"),

@@ -13,8 +13,8 @@ use bytes::Bytes;
 use rustdds::no_key::{DataReader, DataWriter, DeserializerAdapter, SerializerAdapter};
 use rustdds::policy::{Durability, History, Reliability};
 use rustdds::{
-    DomainParticipant, RTPSEntity, DomainParticipantBuilder, Publisher, QosPolicies, QosPolicyBuilder,
-    RepresentationIdentifier, Subscriber, TopicKind,
+    DomainParticipant, DomainParticipantBuilder, Publisher, QosPolicies, QosPolicyBuilder,
+    RTPSEntity, RepresentationIdentifier, Subscriber, TopicKind,
 };
 
 use crate::cdr::{CdrError, CdrMessage, CdrWriter};
@@ -48,7 +48,9 @@ impl DdsConfig {
 pub enum DdsError {
     #[error("network interface '{iface}' not found; available: {available}. Pass --iface with one of these")]
     NoSuchInterface { iface: String, available: String },
-    #[error("network interface '{iface}' has no IP address; bring it up or choose another interface")]
+    #[error(
+        "network interface '{iface}' has no IP address; bring it up or choose another interface"
+    )]
     InterfaceWithoutAddress { iface: String },
     #[error("DDS domain id {0} is out of range; valid ids are 0..=232")]
     BadDomain(u16),
@@ -80,11 +82,7 @@ pub fn interface_addresses(iface: &str) -> Result<Vec<IpAddr>, DdsError> {
             available,
         });
     };
-    let addrs: Vec<IpAddr> = found
-        .ipv4
-        .iter()
-        .map(|n| IpAddr::V4(n.addr()))
-        .collect();
+    let addrs: Vec<IpAddr> = found.ipv4.iter().map(|n| IpAddr::V4(n.addr())).collect();
     if addrs.is_empty() {
         return Err(DdsError::InterfaceWithoutAddress {
             iface: iface.to_string(),
@@ -189,7 +187,12 @@ impl DdsNode {
     ) -> Result<TopicWriter<M>, DdsError> {
         let t = self
             .participant
-            .create_topic(topic.to_string(), M::TYPE_NAME.to_string(), &qos, TopicKind::NoKey)
+            .create_topic(
+                topic.to_string(),
+                M::TYPE_NAME.to_string(),
+                &qos,
+                TopicKind::NoKey,
+            )
             .map_err(|e| create_err(format!("topic '{topic}'"), e))?;
         let writer = self
             .publisher
@@ -213,7 +216,12 @@ impl DdsNode {
     ) -> Result<TopicReader<M>, DdsError> {
         let t = self
             .participant
-            .create_topic(topic.to_string(), M::TYPE_NAME.to_string(), &qos, TopicKind::NoKey)
+            .create_topic(
+                topic.to_string(),
+                M::TYPE_NAME.to_string(),
+                &qos,
+                TopicKind::NoKey,
+            )
             .map_err(|e| create_err(format!("topic '{topic}'"), e))?;
         let reader = self
             .subscriber

@@ -34,7 +34,9 @@ pub enum HgError {
         carried: u32,
         computed: u32,
     },
-    #[error("{type_name}: field {field}[{index}] is {value} (not finite); the message was dropped")]
+    #[error(
+        "{type_name}: field {field}[{index}] is {value} (not finite); the message was dropped"
+    )]
     NonFinite {
         type_name: &'static str,
         field: &'static str,
@@ -148,26 +150,63 @@ pub struct SportModeState {
 
 // ---- CRC over the C layout ------------------------------------------------
 
+/// Words of LowCmd_'s C layout before the crc word.
+pub const LOWCMD_CRC_WORDS: usize = 250;
+/// Words of LowState_'s C layout before the crc word.
+pub const LOWSTATE_CRC_WORDS: usize = 522;
+
+/// Little-endian u32 words of a C struct with natural alignment and zero
+/// padding, checksummed as they are produced.
+struct CLayout<const N: usize> {
+    crc: WordCrc,
+    len: usize,
+}
+
+impl<const N: usize> CLayout<N> {
+    fn new() -> Self {
+        CLayout {
+            crc: WordCrc::new(),
+            len: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn push(&mut self, w: u32) {
+        self.crc.push(w);
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    fn push_f32(&mut self, v: f32) {
+        self.push(v.to_bits());
+    }
+
+    fn crc(self) -> u32 {
+        debug_assert_eq!(self.len, N, "C layout word count");
+        self.crc.finish()
+    }
+}
+
 impl LowCmd {
     /// CRC over the 1004-byte C layout (250 words without the crc word):
     /// `mode_pr`, `mode_machine` and 2 zero bytes; then per motor `mode` and
     /// 3 zero bytes, 5 f32 and `reserve`; then `reserve[4]`.
     pub fn compute_crc(&self) -> u32 {
-        let mut crc = WordCrc::new();
-        crc.push(self.mode_pr as u32 | (self.mode_machine as u32) << 8);
+        let mut c = CLayout::<LOWCMD_CRC_WORDS>::new();
+        c.push(self.mode_pr as u32 | (self.mode_machine as u32) << 8);
         for m in &self.motor_cmd {
-            crc.push(m.mode as u32);
-            crc.push_f32(m.q);
-            crc.push_f32(m.dq);
-            crc.push_f32(m.tau);
-            crc.push_f32(m.kp);
-            crc.push_f32(m.kd);
-            crc.push(m.reserve);
+            c.push(m.mode as u32);
+            c.push_f32(m.q);
+            c.push_f32(m.dq);
+            c.push_f32(m.tau);
+            c.push_f32(m.kp);
+            c.push_f32(m.kd);
+            c.push(m.reserve);
         }
         for r in self.reserve {
-            crc.push(r);
+            c.push(r);
         }
-        crc.finish()
+        c.crc()
     }
 
     /// Sets `crc` to match the content.
@@ -182,7 +221,13 @@ impl LowCmd {
     /// Rejects NaN/Inf in any float field.
     pub fn check_finite(&self) -> Result<(), HgError> {
         for (i, m) in self.motor_cmd.iter().enumerate() {
-            for (field, v) in [("q", m.q), ("dq", m.dq), ("tau", m.tau), ("kp", m.kp), ("kd", m.kd)] {
+            for (field, v) in [
+                ("q", m.q),
+                ("dq", m.dq),
+                ("tau", m.tau),
+                ("kp", m.kp),
+                ("kd", m.kd),
+            ] {
                 if !v.is_finite() {
                     return Err(non_finite(LOWCMD_TYPE, field, i, v));
                 }
@@ -231,11 +276,11 @@ impl LowCmd {
 impl LowState {
     /// CRC over the 2092-byte C layout (522 words without the crc word).
     pub fn compute_crc(&self) -> u32 {
-        let mut crc = WordCrc::new();
-        crc.push(self.version[0]);
-        crc.push(self.version[1]);
-        crc.push(self.mode_pr as u32 | (self.mode_machine as u32) << 8);
-        crc.push(self.tick);
+        let mut c = CLayout::<LOWSTATE_CRC_WORDS>::new();
+        c.push(self.version[0]);
+        c.push(self.version[1]);
+        c.push(self.mode_pr as u32 | (self.mode_machine as u32) << 8);
+        c.push(self.tick);
         let imu = &self.imu_state;
         for v in imu
             .quaternion
@@ -244,31 +289,31 @@ impl LowState {
             .chain(&imu.accelerometer)
             .chain(&imu.rpy)
         {
-            crc.push_f32(*v);
+            c.push_f32(*v);
         }
-        crc.push(imu.temperature as u16 as u32);
+        c.push(imu.temperature as u16 as u32);
         for m in &self.motor_state {
-            crc.push(m.mode as u32);
-            crc.push_f32(m.q);
-            crc.push_f32(m.dq);
-            crc.push_f32(m.ddq);
-            crc.push_f32(m.tau_est);
-            crc.push(m.temperature[0] as u16 as u32 | (m.temperature[1] as u16 as u32) << 16);
-            crc.push_f32(m.vol);
-            crc.push(m.sensor[0]);
-            crc.push(m.sensor[1]);
-            crc.push(m.motorstate);
+            c.push(m.mode as u32);
+            c.push_f32(m.q);
+            c.push_f32(m.dq);
+            c.push_f32(m.ddq);
+            c.push_f32(m.tau_est);
+            c.push(m.temperature[0] as u16 as u32 | (m.temperature[1] as u16 as u32) << 16);
+            c.push_f32(m.vol);
+            c.push(m.sensor[0]);
+            c.push(m.sensor[1]);
+            c.push(m.motorstate);
             for r in m.reserve {
-                crc.push(r);
+                c.push(r);
             }
         }
         for chunk in self.wireless_remote.chunks_exact(4) {
-            crc.push(u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]));
+            c.push(u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]));
         }
         for r in self.reserve {
-            crc.push(r);
+            c.push(r);
         }
-        crc.finish()
+        c.crc()
     }
 
     pub fn seal(&mut self) {
@@ -629,8 +674,18 @@ mod tests {
         assert_eq!(LowState::default().compute_crc(), 0xD64B_B04A);
         assert_eq!(crc_vector_3().compute_crc(), 0x8E3F_FDB6);
         let mut two = LowCmd::default();
-        two.motor_cmd[3] = MotorCmd { q: 0.5, kp: 25.0, kd: 0.5, ..MotorCmd::default() };
-        two.motor_cmd[15] = MotorCmd { q: 0.2, kp: 25.0, kd: 0.5, ..MotorCmd::default() };
+        two.motor_cmd[3] = MotorCmd {
+            q: 0.5,
+            kp: 25.0,
+            kd: 0.5,
+            ..MotorCmd::default()
+        };
+        two.motor_cmd[15] = MotorCmd {
+            q: 0.2,
+            kp: 25.0,
+            kd: 0.5,
+            ..MotorCmd::default()
+        };
         assert_eq!(two.compute_crc(), 0xF036_ADB0);
     }
 
@@ -668,8 +723,16 @@ mod tests {
         assert_eq!(payload.len(), LOWCMD_PAYLOAD_LEN);
         let body = &payload[4..];
         assert_eq!(body[2], 0xAB, "motor_cmd[0].mode @2");
-        assert_eq!(&body[4..8], &0x1122_3344u32.to_le_bytes(), "motor_cmd[0].q @4");
-        assert_eq!(&body[980..984], &0xDEAD_BEEFu32.to_le_bytes(), "reserve @980");
+        assert_eq!(
+            &body[4..8],
+            &0x1122_3344u32.to_le_bytes(),
+            "motor_cmd[0].q @4"
+        );
+        assert_eq!(
+            &body[980..984],
+            &0xDEAD_BEEFu32.to_le_bytes(),
+            "reserve @980"
+        );
         assert_eq!(&body[996..1000], &cmd.crc.to_le_bytes(), "crc @996");
         assert_eq!(LowCmd::decode_payload(&payload).unwrap(), cmd);
     }
@@ -698,7 +761,9 @@ mod tests {
         s.motor_state[3].q = 0.1; // content changed after sealing
         let body = &s.to_payload()[4..];
         match LowState::decode_checked(body) {
-            Err(HgError::CrcMismatch { carried, computed, .. }) => assert_ne!(carried, computed),
+            Err(HgError::CrcMismatch {
+                carried, computed, ..
+            }) => assert_ne!(carried, computed),
             other => panic!("expected CRC mismatch, got {other:?}"),
         }
     }
@@ -714,7 +779,10 @@ mod tests {
 
         let mut cmd = LowCmd::default();
         cmd.motor_cmd[2].kp = f32::NAN;
-        assert!(matches!(cmd.check_finite(), Err(HgError::NonFinite { index: 2, .. })));
+        assert!(matches!(
+            cmd.check_finite(),
+            Err(HgError::NonFinite { index: 2, .. })
+        ));
     }
 
     #[test]
@@ -723,7 +791,10 @@ mod tests {
         s.seal();
         let payload = s.to_payload();
         for cut in [0, 3, 4, 5, 70, 1000, payload.len() - 1] {
-            assert!(LowState::decode_payload(&payload[..cut]).is_err(), "cut at {cut}");
+            assert!(
+                LowState::decode_payload(&payload[..cut]).is_err(),
+                "cut at {cut}"
+            );
         }
         let mut long = payload.clone();
         long.extend_from_slice(&[0; 16]);
@@ -744,7 +815,14 @@ mod tests {
     #[test]
     fn targets_round_trip_and_echo_mode_machine() {
         let mut t = MotorTargets::damping();
-        t.motors[4] = MotorTarget { enabled: true, q_rad: 0.3, dq_rad_s: 0.1, tau_nm: 2.0, kp: 40.0, kd: 1.0 };
+        t.motors[4] = MotorTarget {
+            enabled: true,
+            q_rad: 0.3,
+            dq_rad_s: 0.1,
+            tau_nm: 2.0,
+            kp: 40.0,
+            kd: 1.0,
+        };
         let cmd = LowCmd::from_targets(&t, 5);
         assert_eq!(cmd.mode_machine, 5);
         assert!(cmd.check_crc().is_ok());
@@ -753,7 +831,11 @@ mod tests {
 
     #[test]
     fn lowstate_maps_to_robot_state() {
-        let mut s = LowState { tick: 99, mode_machine: 5, ..LowState::default() };
+        let mut s = LowState {
+            tick: 99,
+            mode_machine: 5,
+            ..LowState::default()
+        };
         s.motor_state[3].q = 0.7;
         s.motor_state[3].temperature = [40, 60];
         s.imu_state.quaternion = [0.5, 0.5, 0.5, 0.5];

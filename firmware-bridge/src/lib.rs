@@ -7,8 +7,8 @@
 pub mod cdr;
 pub mod crc;
 pub mod dds;
-pub mod hg;
-pub mod rpc;
-pub mod loco;
-pub mod link;
 pub mod endpoint;
+pub mod hg;
+pub mod link;
+pub mod loco;
+pub mod rpc;

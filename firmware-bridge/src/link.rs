@@ -12,9 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
-use tendon_core::{
-    Clock, LinkError, LinkStats, Latest, MotorTargets, RobotLink, RobotState,
-};
+use tendon_core::{Clock, Latest, LinkError, LinkStats, MotorTargets, RobotLink, RobotState};
 
 use crate::dds::{
     wait_readable, DdsConfig, DdsError, DdsNode, TopicReader, TOPIC_LOWCMD, TOPIC_LOWSTATE,
@@ -343,7 +341,9 @@ fn drain_states(shared: &StateShared, reader: &mut TopicReader<LowState>) {
                     }
                 }
                 shared.state.store(state.to_robot_state(received_at));
-                shared.mode_machine.store(state.mode_machine, Ordering::Release);
+                shared
+                    .mode_machine
+                    .store(state.mode_machine, Ordering::Release);
                 shared.has_state.store(true, Ordering::Release);
                 shared.states_received.fetch_add(1, Ordering::Relaxed);
             }

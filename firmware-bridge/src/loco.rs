@@ -59,15 +59,22 @@ fn data_param(value: impl std::fmt::Display) -> String {
     format!("{{\"data\": {value}}}")
 }
 
-fn parse_data_field(rpc: &RpcClient, api_id: i64, reply: &Response) -> Result<serde_json::Value, RpcError> {
+fn parse_data_field(
+    rpc: &RpcClient,
+    api_id: i64,
+    reply: &Response,
+) -> Result<serde_json::Value, RpcError> {
     let bad = |detail: String| RpcError::BadReply {
         service: rpc.service().to_string(),
         api_id,
         detail,
         data: reply.data.clone(),
     };
-    let v: serde_json::Value = serde_json::from_str(&reply.data).map_err(|e| bad(format!("not JSON: {e}")))?;
-    v.get("data").cloned().ok_or_else(|| bad("no \"data\" field".into()))
+    let v: serde_json::Value =
+        serde_json::from_str(&reply.data).map_err(|e| bad(format!("not JSON: {e}")))?;
+    v.get("data")
+        .cloned()
+        .ok_or_else(|| bad("no \"data\" field".into()))
 }
 
 impl LocoClient {
@@ -134,7 +141,10 @@ impl LocoClient {
     }
 
     pub fn set_stand_height(&mut self, height: f32) -> Result<Response, RpcError> {
-        self.rpc.call(api::SET_STAND_HEIGHT, &data_param(format!("{:?}", height as f64)))
+        self.rpc.call(
+            api::SET_STAND_HEIGHT,
+            &data_param(format!("{:?}", height as f64)),
+        )
     }
 }
 
@@ -166,13 +176,19 @@ impl MotionSwitcherClient {
 
     pub fn check_mode(&mut self) -> Result<MotionMode, RpcError> {
         let reply = self.rpc.call(MS_CHECK_MODE, "")?;
-        let v: serde_json::Value = serde_json::from_str(&reply.data).map_err(|e| RpcError::BadReply {
-            service: MOTION_SWITCHER_SERVICE.into(),
-            api_id: MS_CHECK_MODE,
-            detail: format!("not JSON: {e}"),
-            data: reply.data.clone(),
-        })?;
-        let field = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+        let v: serde_json::Value =
+            serde_json::from_str(&reply.data).map_err(|e| RpcError::BadReply {
+                service: MOTION_SWITCHER_SERVICE.into(),
+                api_id: MS_CHECK_MODE,
+                detail: format!("not JSON: {e}"),
+                data: reply.data.clone(),
+            })?;
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         Ok(MotionMode {
             form: field("form"),
             name: field("name"),

@@ -273,7 +273,9 @@ impl RpcClient {
             }
             // Matching completes just after discovery; a short grace avoids
             // writing into the gap.
-            std::thread::sleep(Duration::from_millis(30).min(deadline.saturating_duration_since(Instant::now())));
+            std::thread::sleep(
+                Duration::from_millis(30).min(deadline.saturating_duration_since(Instant::now())),
+            );
             self.server_seen = true;
         }
         // Drop stale replies to earlier, timed-out calls.
@@ -309,7 +311,11 @@ impl RpcClient {
             if now >= deadline {
                 return Err(timeout("no reply"));
             }
-            wait_readable(&mut self.poll, &mut self.events, (deadline - now).min(Duration::from_millis(20)));
+            wait_readable(
+                &mut self.poll,
+                &mut self.events,
+                (deadline - now).min(Duration::from_millis(20)),
+            );
         }
     }
 }
@@ -441,7 +447,11 @@ mod tests {
             binary: vec![],
         };
         let expected = "00010000 01000000 00000000 bd1b0000 00000000 00000000 00000000 00000000 00000000 0e000000 7b226461 7461223a 20353030 7d000000 00000000";
-        let hex: String = req.to_payload().iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = req
+            .to_payload()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(hex, expected.replace(' ', ""));
         assert_eq!(Request::decode_payload(&req.to_payload()).unwrap(), req);
     }
@@ -470,7 +480,10 @@ mod tests {
     fn truncated_request_is_an_error_not_a_panic() {
         let payload = Request::default().to_payload();
         for cut in 0..payload.len() {
-            assert!(Request::decode_payload(&payload[..cut]).is_err(), "cut {cut}");
+            assert!(
+                Request::decode_payload(&payload[..cut]).is_err(),
+                "cut {cut}"
+            );
         }
     }
 }

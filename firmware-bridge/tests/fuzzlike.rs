@@ -20,14 +20,23 @@ fn any_motor_cmd() -> impl Strategy<Value = MotorCmd> {
 }
 
 fn any_lowcmd() -> impl Strategy<Value = LowCmd> {
-    (any::<u8>(), any::<u8>(), prop::collection::vec(any_motor_cmd(), 35), any::<[u32; 4]>()).prop_map(
-        |(mode_pr, mode_machine, motors, reserve)| {
-            let mut cmd = LowCmd { mode_pr, mode_machine, reserve, ..LowCmd::default() };
+    (
+        any::<u8>(),
+        any::<u8>(),
+        prop::collection::vec(any_motor_cmd(), 35),
+        any::<[u32; 4]>(),
+    )
+        .prop_map(|(mode_pr, mode_machine, motors, reserve)| {
+            let mut cmd = LowCmd {
+                mode_pr,
+                mode_machine,
+                reserve,
+                ..LowCmd::default()
+            };
             cmd.motor_cmd.copy_from_slice(&motors);
             cmd.seal();
             cmd
-        },
-    )
+        })
 }
 
 /// Bit-level equality, so NaN payloads compare too.

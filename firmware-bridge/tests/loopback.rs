@@ -24,7 +24,10 @@ fn link_refuses_to_send_before_first_state_and_then_echoes_mode_machine() {
     let mut cfg = DdsLinkConfig::lowcmd(lo(domain));
     cfg.sole_writer_window = Duration::from_millis(300);
     let link = DdsRobotLink::open(&cfg, Clock::Real).unwrap();
-    assert_eq!(link.send(&MotorTargets::damping()), Err(LinkError::NoStateYet));
+    assert_eq!(
+        link.send(&MotorTargets::damping()),
+        Err(LinkError::NoStateYet)
+    );
 
     let mut state = LowState {
         mode_machine: 5,
@@ -54,7 +57,10 @@ fn link_refuses_to_send_before_first_state_and_then_echoes_mode_machine() {
 
     let mut nan = MotorTargets::damping();
     nan.motors[12].q_rad = f32::NAN;
-    assert_eq!(link.send(&nan), Err(LinkError::NonFiniteTarget { slot: 12 }));
+    assert_eq!(
+        link.send(&nan),
+        Err(LinkError::NonFiniteTarget { slot: 12 })
+    );
     assert!(link.stats().commands_refused >= 2);
 }
 
@@ -66,7 +72,10 @@ fn stale_state_is_reported() {
     cfg.sole_writer_window = Duration::ZERO;
     let link = DdsRobotLink::open(&cfg, Clock::Real).unwrap();
     let clock = Clock::Real;
-    assert!(link.is_stale(clock.now(), Duration::from_millis(100)), "no state yet counts as stale");
+    assert!(
+        link.is_stale(clock.now(), Duration::from_millis(100)),
+        "no state yet counts as stale"
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while link.latest_state().is_none() && Instant::now() < deadline {
         robot.publish_state(&mut LowState::default()).unwrap();
@@ -105,7 +114,10 @@ fn rpc_without_server_times_out_within_deadline() {
         let start = Instant::now();
         let err = loco.set_fsm_id(FsmId::Damp).unwrap_err();
         let took = start.elapsed();
-        assert!(matches!(err, RpcError::Timeout { api_id: 7101, .. }), "{err}");
+        assert!(
+            matches!(err, RpcError::Timeout { api_id: 7101, .. }),
+            "{err}"
+        );
         let diff_ms = (took.as_secs_f64() * 1e3 - timeout_ms as f64).abs();
         assert!(diff_ms <= 50.0, "timeout {timeout_ms} ms took {took:?}");
         assert!(err.to_string().contains("timed out"));
@@ -142,10 +154,31 @@ fn rpc_round_trip_between_our_client_and_our_server() {
     let mut loco = LocoClient::new(&node, "sport", Duration::from_secs(5)).unwrap();
     loco.set_fsm_id(FsmId::StandUp).unwrap();
     assert_eq!(loco.get_fsm_id().unwrap().fsm, Some(FsmId::StandUp));
-    let err = loco.rpc().call(api::SET_FSM_ID, "{\"data\": 12345}").unwrap_err();
-    assert!(matches!(err, RpcError::Server { code: RpcCode::InvalidFsmId, .. }), "{err}");
+    let err = loco
+        .rpc()
+        .call(api::SET_FSM_ID, "{\"data\": 12345}")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RpcError::Server {
+                code: RpcCode::InvalidFsmId,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = loco.get_fsm_mode().unwrap_err();
-    assert!(matches!(err, RpcError::Server { code: RpcCode::NotImplemented, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            RpcError::Server {
+                code: RpcCode::NotImplemented,
+                ..
+            }
+        ),
+        "{err}"
+    );
     stop.store(true, Ordering::SeqCst);
     assert_eq!(server.join().unwrap(), 4);
 }

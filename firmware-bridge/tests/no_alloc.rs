@@ -51,7 +51,10 @@ fn hot_path_allocates_nothing() {
     });
     assert_eq!(n, 0, "LowCmd build + CRC + encode allocated {n} times");
 
-    let mut state = LowState { mode_machine: 5, ..LowState::default() };
+    let mut state = LowState {
+        mode_machine: 5,
+        ..LowState::default()
+    };
     state.seal();
     let payload = state.to_payload();
     let n = allocations_during(|| {

@@ -143,32 +143,66 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|k| u8::from_str_radix(&s[k..k + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|k| u8::from_str_radix(&s[k..k + 2], 16).unwrap())
+        .collect()
 }
 
 /// Generates `count` random messages of `kind` with Unitree's SDK and checks
 /// that our encoding equals theirs byte for byte and that we decode theirs.
 fn check_kind<M: CdrMessage>(kind: &str, count: usize, parse: fn(&Value) -> M) -> Vec<(M, Value)> {
-    let out = common::run_peer("gen_vectors.py", &["--seed", "20261126", "--count", &count.to_string(), "--kind", kind]);
+    let out = common::run_peer(
+        "gen_vectors.py",
+        &[
+            "--seed",
+            "20261126",
+            "--count",
+            &count.to_string(),
+            "--kind",
+            kind,
+        ],
+    );
     let mut seen = Vec::new();
     for line in out.lines().filter(|l| !l.trim().is_empty()) {
         let v: Value = serde_json::from_str(line).unwrap();
         let ours = parse(&v["fields"]);
         let theirs = unhex(v["cdr_hex"].as_str().unwrap());
         let encoded = ours.to_payload();
-        assert_eq!(hex(&encoded), hex(&theirs), "{kind} #{}: our CDR differs from unitree_sdk2py's", v["index"]);
-        let decoded = M::decode_payload(&theirs).unwrap_or_else(|e| panic!("{kind} #{}: {e}", v["index"]));
-        assert_eq!(decoded.to_payload(), theirs, "{kind} #{}: decode of their bytes lost information", v["index"]);
+        assert_eq!(
+            hex(&encoded),
+            hex(&theirs),
+            "{kind} #{}: our CDR differs from unitree_sdk2py's",
+            v["index"]
+        );
+        let decoded =
+            M::decode_payload(&theirs).unwrap_or_else(|e| panic!("{kind} #{}: {e}", v["index"]));
+        assert_eq!(
+            decoded.to_payload(),
+            theirs,
+            "{kind} #{}: decode of their bytes lost information",
+            v["index"]
+        );
         seen.push((ours, v));
     }
-    assert_eq!(seen.len(), count, "peer produced {} of {count} {kind} messages", seen.len());
+    assert_eq!(
+        seen.len(),
+        count,
+        "peer produced {} of {count} {kind} messages",
+        seen.len()
+    );
     seen
 }
 
 #[test]
 fn lowcmd_cdr_and_crc_match_unitree_sdk_on_1000_random_messages() {
     for (cmd, v) in check_kind("lowcmd", 1000, lowcmd) {
-        assert_eq!(cmd.compute_crc() as u64, u(&v["crc"]), "LowCmd #{}: CRC differs from Unitree's CRC()", v["index"]);
+        assert_eq!(
+            cmd.compute_crc() as u64,
+            u(&v["crc"]),
+            "LowCmd #{}: CRC differs from Unitree's CRC()",
+            v["index"]
+        );
         assert!(cmd.check_crc().is_ok());
     }
 }
@@ -176,7 +210,12 @@ fn lowcmd_cdr_and_crc_match_unitree_sdk_on_1000_random_messages() {
 #[test]
 fn lowstate_cdr_and_crc_match_unitree_sdk_on_1000_random_messages() {
     for (state, v) in check_kind("lowstate", 1000, lowstate) {
-        assert_eq!(state.compute_crc() as u64, u(&v["crc"]), "LowState #{}: CRC differs from Unitree's CRC()", v["index"]);
+        assert_eq!(
+            state.compute_crc() as u64,
+            u(&v["crc"]),
+            "LowState #{}: CRC differs from Unitree's CRC()",
+            v["index"]
+        );
         assert!(LowState::decode_checked(&unhex(v["cdr_hex"].as_str().unwrap())[4..]).is_ok());
     }
 }

@@ -20,7 +20,18 @@ fn unitree_sdk_robot_peer_receives_our_lowcmd_with_valid_crc() {
     let domain = "71";
     let peer = PeerProcess::spawn(
         "robot_peer.py",
-        &["--domain", domain, "--iface", "lo", "--duration", "12", "--mode-machine", "5", "--rate-hz", "500"],
+        &[
+            "--domain",
+            domain,
+            "--iface",
+            "lo",
+            "--duration",
+            "12",
+            "--mode-machine",
+            "5",
+            "--rate-hz",
+            "500",
+        ],
     );
     let mut cfg = DdsLinkConfig::lowcmd(DdsConfig::new(71, Some("lo")));
     cfg.sole_writer_window = Duration::from_millis(300);
@@ -29,13 +40,20 @@ fn unitree_sdk_robot_peer_receives_our_lowcmd_with_valid_crc() {
         .wait_for_state(Duration::from_secs(8))
         .expect("no LowState from the unitree_sdk2py robot peer within 8 s");
     assert_eq!(first.mode_machine, 5);
-    assert_eq!(first.motors[7].q_rad, (0.01f64 * 7.0) as f32, "peer sets q[i] = 0.01·i");
+    assert_eq!(
+        first.motors[7].q_rad,
+        (0.01f64 * 7.0) as f32,
+        "peer sets q[i] = 0.01·i"
+    );
     assert_eq!(first.imu.accel_m_s2[2], 9.81);
     // Wait until the peer's reader on rt/lowcmd is discovered: what is sent
     // before then is dropped by design (volatile QoS), on both stacks.
     let deadline = Instant::now() + Duration::from_secs(5);
     while link.node().remote_readers_on("rt/lowcmd") == 0 {
-        assert!(Instant::now() < deadline, "peer's rt/lowcmd reader never discovered");
+        assert!(
+            Instant::now() < deadline,
+            "peer's rt/lowcmd reader never discovered"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(Duration::from_millis(100));
@@ -59,8 +77,14 @@ fn unitree_sdk_robot_peer_receives_our_lowcmd_with_valid_crc() {
     let crc_ok = summary["lowcmd_crc_valid"].as_u64().unwrap();
     let mm_ok = summary["lowcmd_mode_machine_ok"].as_u64().unwrap();
     eprintln!("sent {sent} (after discovery), peer received {received}, crc ok {crc_ok}, mode_machine ok {mm_ok}; our link: {stats:?}");
-    assert!(sent >= 2000, "only {sent} commands written in 5 s at 500 Hz");
-    assert!(received as f64 >= 0.9 * sent as f64, "peer received {received} of {sent}");
+    assert!(
+        sent >= 2000,
+        "only {sent} commands written in 5 s at 500 Hz"
+    );
+    assert!(
+        received as f64 >= 0.9 * sent as f64,
+        "peer received {received} of {sent}"
+    );
     assert_eq!(crc_ok, received, "every LowCmd must pass Unitree's CRC");
     assert_eq!(mm_ok, received, "every LowCmd must echo mode_machine 5");
     assert_eq!(stats.link.crc_errors, 0);
@@ -72,20 +96,38 @@ fn unitree_sdk_lowstate_with_bad_crc_is_dropped_and_counted() {
     let _serial = common::serial();
     let peer = PeerProcess::spawn(
         "robot_peer.py",
-        &["--domain", "73", "--iface", "lo", "--duration", "4", "--rate-hz", "200", "--corrupt-crc-every", "2"],
+        &[
+            "--domain",
+            "73",
+            "--iface",
+            "lo",
+            "--duration",
+            "4",
+            "--rate-hz",
+            "200",
+            "--corrupt-crc-every",
+            "2",
+        ],
     );
     let mut cfg = DdsLinkConfig::lowcmd(DdsConfig::new(73, Some("lo")));
     cfg.sole_writer_window = Duration::ZERO;
     let link = DdsRobotLink::open(&cfg, Clock::Real).unwrap();
-    link.wait_for_state(Duration::from_secs(8)).expect("no valid LowState at all");
+    link.wait_for_state(Duration::from_secs(8))
+        .expect("no valid LowState at all");
     std::thread::sleep(Duration::from_secs(2));
     let stats = link.detailed_stats();
     let summary = peer.summary(Duration::from_secs(15));
-    eprintln!("{stats:?}; peer corrupted {}", summary["lowstate_crc_corrupted"]);
+    eprintln!(
+        "{stats:?}; peer corrupted {}",
+        summary["lowstate_crc_corrupted"]
+    );
     assert!(stats.link.crc_errors > 50, "{stats:?}");
     assert!(stats.link.states_received > 50, "{stats:?}");
     // Every accepted state had a valid CRC: the pattern the peer writes survives.
-    assert_eq!(link.latest_state().unwrap().motors[7].q_rad, (0.01f64 * 7.0) as f32);
+    assert_eq!(
+        link.latest_state().unwrap().motors[7].q_rad,
+        (0.01f64 * 7.0) as f32
+    );
 }
 
 #[test]
@@ -97,8 +139,13 @@ fn unitree_cpp_sdk_controller_drives_our_robot_endpoint() {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let robot_stop = stop.clone();
     let robot = std::thread::spawn(move || {
-        let mut endpoint = RobotEndpoint::open(&DdsConfig::new(domain, Some("lo")), Clock::Real).unwrap();
-        let mut state = LowState { mode_machine: 5, version: [1, 0], ..LowState::default() };
+        let mut endpoint =
+            RobotEndpoint::open(&DdsConfig::new(domain, Some("lo")), Clock::Real).unwrap();
+        let mut state = LowState {
+            mode_machine: 5,
+            version: [1, 0],
+            ..LowState::default()
+        };
         for (i, m) in state.motor_state.iter_mut().enumerate() {
             m.q = expected_q(i);
             m.mode = 1;
@@ -106,7 +153,9 @@ fn unitree_cpp_sdk_controller_drives_our_robot_endpoint() {
         state.imu_state.quaternion = quat;
         let start = Instant::now();
         let mut next = start;
-        while !robot_stop.load(std::sync::atomic::Ordering::SeqCst) && start.elapsed() < Duration::from_secs(20) {
+        while !robot_stop.load(std::sync::atomic::Ordering::SeqCst)
+            && start.elapsed() < Duration::from_secs(20)
+        {
             state.tick = start.elapsed().as_millis() as u32 + 1;
             // Unitree's C++ binding reads tick as 0; a changing torque estimate
             // lets the peer count distinct states.
@@ -119,8 +168,18 @@ fn unitree_cpp_sdk_controller_drives_our_robot_endpoint() {
         }
         (endpoint.stats(), endpoint.latest_command())
     });
-    let summary = PeerProcess::spawn("cpp_controller.py", &["--domain", &domain.to_string(), "--iface", "lo", "--duration", "5"])
-        .summary(Duration::from_secs(20));
+    let summary = PeerProcess::spawn(
+        "cpp_controller.py",
+        &[
+            "--domain",
+            &domain.to_string(),
+            "--iface",
+            "lo",
+            "--duration",
+            "5",
+        ],
+    )
+    .summary(Duration::from_secs(20));
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let (stats, last_cmd) = robot.join().unwrap();
     eprintln!("robot side: {stats:?}");
@@ -129,12 +188,24 @@ fn unitree_cpp_sdk_controller_drives_our_robot_endpoint() {
     // The C++ SDK read our LowState, with its CRC check passing.
     assert_eq!(summary["last_mode_machine"], 5);
     assert_eq!(summary["lowstate_crc_errors_reported"], 0);
-    assert!(summary["lowstate_changes"].as_u64().unwrap() > 100, "C++ side saw too few state updates");
+    assert!(
+        summary["lowstate_changes"].as_u64().unwrap() > 100,
+        "C++ side saw too few state updates"
+    );
     let q = summary["last_q"].as_array().unwrap();
     for (i, v) in q.iter().enumerate() {
-        assert_eq!(v.as_f64().unwrap() as f32, expected_q(i), "C++ read motor {i}");
+        assert_eq!(
+            v.as_f64().unwrap() as f32,
+            expected_q(i),
+            "C++ read motor {i}"
+        );
     }
-    let seen_quat: Vec<f32> = summary["last_imu_quaternion"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let seen_quat: Vec<f32> = summary["last_imu_quaternion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
     assert_eq!(seen_quat, quat);
 
     // We received its LowCmd with valid CRCs (bad ones would be counted, not stored).

@@ -16,7 +16,19 @@ use tendon_core::FsmId;
 #[test]
 fn our_loco_client_against_unitree_sdk_server() {
     let _serial = common::serial();
-    let peer = PeerProcess::spawn("rpc_server.py", &["--domain", "81", "--iface", "lo", "--service", "sport", "--duration", "8"]);
+    let peer = PeerProcess::spawn(
+        "rpc_server.py",
+        &[
+            "--domain",
+            "81",
+            "--iface",
+            "lo",
+            "--service",
+            "sport",
+            "--duration",
+            "8",
+        ],
+    );
     let node = DdsNode::new(&DdsConfig::new(81, Some("lo"))).unwrap();
     let mut loco = LocoClient::new(&node, "sport", Duration::from_secs(5)).unwrap();
     loco.set_fsm_id(FsmId::StandUp).unwrap();
@@ -26,10 +38,31 @@ fn our_loco_client_against_unitree_sdk_server() {
     assert_eq!((report.raw_id, report.fsm), (500, Some(FsmId::Start)));
     loco.set_velocity(0.3, 0.0, 0.1, 1.0).unwrap();
     loco.set_arm_task(ArmTask::Wave).unwrap();
-    let err = loco.rpc().call(api::SET_FSM_ID, "{\"data\": 12345}").unwrap_err();
-    assert!(matches!(err, RpcError::Server { code: RpcCode::InvalidFsmId, .. }), "{err}");
+    let err = loco
+        .rpc()
+        .call(api::SET_FSM_ID, "{\"data\": 12345}")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RpcError::Server {
+                code: RpcCode::InvalidFsmId,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = loco.rpc().call(9999, "{}").unwrap_err();
-    assert!(matches!(err, RpcError::Server { code: RpcCode::NotImplemented, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            RpcError::Server {
+                code: RpcCode::NotImplemented,
+                ..
+            }
+        ),
+        "{err}"
+    );
     drop(loco);
     let summary = peer.summary(Duration::from_secs(20));
     let requests = summary["requests"].as_array().unwrap();
@@ -38,7 +71,10 @@ fn our_loco_client_against_unitree_sdk_server() {
         .filter(|r| r["api_id"] == api::SET_FSM_ID)
         .map(|r| r["parameter"].as_str().unwrap())
         .collect();
-    assert_eq!(set_fsm, ["{\"data\": 4}", "{\"data\": 500}", "{\"data\": 12345}"]);
+    assert_eq!(
+        set_fsm,
+        ["{\"data\": 4}", "{\"data\": 500}", "{\"data\": 12345}"]
+    );
     assert_eq!(summary["final_fsm_id"], 500);
 }
 
@@ -79,7 +115,18 @@ fn unitree_sdk_loco_client_against_our_server() {
     });
     let summary = common::run_peer(
         "rpc_client.py",
-        &["--domain", &domain.to_string(), "--iface", "lo", "--service", "sport", "--fsm-id", "500", "--timeout-s", "5"],
+        &[
+            "--domain",
+            &domain.to_string(),
+            "--iface",
+            "lo",
+            "--service",
+            "sport",
+            "--fsm-id",
+            "500",
+            "--timeout-s",
+            "5",
+        ],
     );
     stop.store(true, Ordering::SeqCst);
     let seen = server.join().unwrap();
@@ -88,5 +135,8 @@ fn unitree_sdk_loco_client_against_our_server() {
     assert_eq!(summary["set_fsm_id_code"], 0);
     assert_eq!(summary["get_fsm_id_code"], 0);
     assert_eq!(summary["fsm_id_read_back"], 500);
-    assert!(seen.contains(&(api::SET_FSM_ID, "{\"data\": 500}".to_string())), "{seen:?}");
+    assert!(
+        seen.contains(&(api::SET_FSM_ID, "{\"data\": 500}".to_string())),
+        "{seen:?}"
+    );
 }

@@ -54,7 +54,9 @@ fn dds_rtt(domain: u16, iface: &str, count: u32, discovery_s: f64, json: bool) -
     let mut events = mio::Events::with_capacity(8);
     reader.register(&poll, mio::Token(1))?;
     let deadline = Instant::now() + Duration::from_secs_f64(discovery_s);
-    while node.remote_readers_on(TOPIC_LOWCMD) == 0 || node.remote_writers_on(TOPIC_LOWSTATE).is_empty() {
+    while node.remote_readers_on(TOPIC_LOWCMD) == 0
+        || node.remote_writers_on(TOPIC_LOWSTATE).is_empty()
+    {
         if Instant::now() > deadline {
             bail!("no echo peer on domain {domain} ({iface}) within {discovery_s} s; start one (firmware-bridge/tests/peers/cyclone_rtt.py pong)");
         }

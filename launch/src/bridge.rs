@@ -104,7 +104,8 @@ pub fn run(cmd: BridgeCommand) -> Result<()> {
 fn stop_flag() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
-    ctrlc::set_handler(move || s.store(true, Ordering::SeqCst)).context("installing the Ctrl-C/SIGTERM handler")?;
+    ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
+        .context("installing the Ctrl-C/SIGTERM handler")?;
     Ok(stop)
 }
 
@@ -132,10 +133,21 @@ fn monitor(dds: &DdsArgs, service: &str, duration: Option<f64>, json: bool) -> R
             None
         };
         let state = subscriber.latest_state();
-        let age_ms = state.map(|s| Clock::Real.now().saturating_since(s.received_at).as_secs_f64() * 1e3);
+        let age_ms = state.map(|s| {
+            Clock::Real
+                .now()
+                .saturating_since(s.received_at)
+                .as_secs_f64()
+                * 1e3
+        });
         if json {
             let q: Vec<f32> = state
-                .map(|s| ALL_JOINTS.iter().map(|j| s.motors[j.slot()].q_rad).collect())
+                .map(|s| {
+                    ALL_JOINTS
+                        .iter()
+                        .map(|j| s.motors[j.slot()].q_rad)
+                        .collect()
+                })
                 .unwrap_or_default();
             let line = serde_json::json!({
                 "states_received": subscriber.states_received(),
@@ -157,7 +169,12 @@ fn monitor(dds: &DdsArgs, service: &str, duration: Option<f64>, json: bool) -> R
     Ok(())
 }
 
-fn print_report(sub: &StateSubscriber, state: Option<RobotState>, age_ms: Option<f64>, fsm: Option<u32>) {
+fn print_report(
+    sub: &StateSubscriber,
+    state: Option<RobotState>,
+    age_ms: Option<f64>,
+    fsm: Option<u32>,
+) {
     let fsm_text = match fsm {
         Some(id) => match FsmId::from_id(id) {
             Some(f) => f.to_string(),
@@ -167,7 +184,11 @@ fn print_report(sub: &StateSubscriber, state: Option<RobotState>, age_ms: Option
     };
     println!("----");
     match state {
-        None => println!("no LowState yet (crc errors {}, decode errors {})", sub.crc_errors(), sub.decode_errors()),
+        None => println!(
+            "no LowState yet (crc errors {}, decode errors {})",
+            sub.crc_errors(),
+            sub.decode_errors()
+        ),
         Some(s) => {
             println!(
                 "mode_machine {}  tick {} ms  age {:.1} ms  fsm {}  states {}  crc_err {}  decode_err {}  nan {}  stale {}",

@@ -7,7 +7,11 @@ mod bridge;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "tendon", version, about = "On-robot runtime for the Unitree G1")]
+#[command(
+    name = "tendon",
+    version,
+    about = "On-robot runtime for the Unitree G1"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,7 +32,10 @@ enum Command {
 }
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,rustdds=error"),
+    )
+    .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bridge { command } => bridge::run(command),

@@ -16,7 +16,9 @@ pub fn peers_python() -> PathBuf {
     }
     let cache = std::env::var_os("TENDON_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/tendon"));
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/tendon")
+        });
     let py = cache.join("peers-venv/bin/python");
     assert!(
         py.exists(),
@@ -27,7 +29,9 @@ pub fn peers_python() -> PathBuf {
 }
 
 pub fn peer_script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(name)
 }
 
 /// Runs a peer script to completion and returns its stdout.
@@ -38,7 +42,11 @@ pub fn run_peer(script: &str, args: &[&str]) -> String {
         .stderr(Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("could not start {script}: {e}"));
-    assert!(out.status.success(), "{script} {args:?} failed: {}", out.status);
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed: {}",
+        out.status
+    );
     String::from_utf8(out.stdout).expect("peer printed non-UTF-8")
 }
 
@@ -80,8 +88,13 @@ impl PeerProcess {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{} failed: {}", self.name, out.status);
         let text = String::from_utf8(out.stdout).unwrap();
-        let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_else(|| panic!("{} printed nothing", self.name));
-        serde_json::from_str(last).unwrap_or_else(|e| panic!("{} summary is not JSON ({e}): {last}", self.name))
+        let last = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_else(|| panic!("{} printed nothing", self.name));
+        serde_json::from_str(last)
+            .unwrap_or_else(|e| panic!("{} summary is not JSON ({e}): {last}", self.name))
     }
 }
 
