@@ -76,7 +76,7 @@ fn unitree_sdk_robot_peer_receives_our_lowcmd_with_valid_crc() {
     let received = summary["lowcmd_received"].as_u64().unwrap();
     let crc_ok = summary["lowcmd_crc_valid"].as_u64().unwrap();
     let mm_ok = summary["lowcmd_mode_machine_ok"].as_u64().unwrap();
-    eprintln!("sent {sent} (after discovery), peer received {received}, crc ok {crc_ok}, mode_machine ok {mm_ok}; our link: {stats:?}");
+    eprintln!("sent {sent} (after discovery), peer received {received}, crc ok {crc_ok}, mode_machine ok {mm_ok}, peer max gap {} ms, first/last at {}/{} s; our link: {stats:?}", summary["lowcmd_max_gap_ms"], summary["first_lowcmd_at_s"], summary["last_lowcmd_at_s"]);
     assert!(
         sent >= 2000,
         "only {sent} commands written in 5 s at 500 Hz"

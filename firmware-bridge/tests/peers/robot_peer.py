@@ -17,6 +17,7 @@ Prints one JSON summary line on stdout at the end; logs go to stderr.
 """
 
 import argparse
+import multiprocessing
 import os
 import sys
 import threading
@@ -79,9 +80,31 @@ class Stats:
             self.last = msg
 
 
+def lowcmd_receiver(domain, iface, mode_machine, history, stop_at, conn):
+    """Child process: count rt/lowcmd samples until stop_at (monotonic)."""
+    pc.capture_stdout()
+    from cyclonedds.core import Policy, Qos
+    from unitree_sdk2py.core.channel import ChannelFactory
+    from unitree_sdk2py.idl.unitree_hg.msg.dds_ import LowCmd_
+
+    pc.init_sdk_channels(domain, iface)
+    channel = ChannelFactory().CreateChannel("rt/lowcmd", LowCmd_)
+    channel.SetReader(Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(history)), None, 0)
+    st = Stats(mode_machine)
+    st.t0 = 0.0  # on_lowcmd then records absolute monotonic times
+    while pc.now() < stop_at:
+        # The SDK prints a line on every empty Read, so wait long-ish.
+        m = channel.Read(0.5)
+        if m is not None:
+            st.on_lowcmd(m)
+    conn.send({"received": st.received, "crc_valid": st.crc_valid, "mm_ok": st.mm_ok,
+               "max_gap_s": st.max_gap_s, "last": last_cmd_summary(st.last),
+               "first_abs": st.first_at, "last_abs": st.last_at})
+
+
 def last_cmd_summary(m):
-    if m is None:
-        return None
+    if m is None or isinstance(m, dict):
+        return m
     mc = m.motor_cmd[:29]
     return {
         "mode_pr": m.mode_pr, "mode_machine": m.mode_machine, "reserve": list(m.reserve), "crc": m.crc,
@@ -128,27 +151,17 @@ def main():
     pc.init_sdk_channels(a.domain, a.iface)
     pub = ChannelPublisher("rt/lowstate", LowState_)
     pub.Init()
-    # The SDK's listener takes one sample per callback from a KeepLast(1)
-    # reader; while this process's own 500 Hz publisher holds the GIL, newer
-    # samples overwrite older ones before Python sees them, so the count would
-    # measure this peer's CPU, not the sender. Instead read through the SDK's
-    # channel with a deeper history and a thread that drains it.
-    from cyclonedds.core import Policy, Qos
-    from unitree_sdk2py.core.channel import ChannelFactory
-
-    lowcmd_channel = ChannelFactory().CreateChannel("rt/lowcmd", LowCmd_)
-    lowcmd_channel.SetReader(
-        Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(a.lowcmd_history)), None, 0)
-    reading = threading.Event()
-    reading.set()
-
-    def drain_lowcmd():
-        while reading.is_set():
-            m = lowcmd_channel.Read(0.05)
-            if m is not None:
-                st.on_lowcmd(m)
-
-    threading.Thread(target=drain_lowcmd, name="lowcmd_reader", daemon=True).start()
+    # The rt/lowcmd side runs in a second process (like the robot's own
+    # services, which are separate processes): in one Python process the 500 Hz
+    # publisher and the receiver share one GIL, and the receiver then misses
+    # samples, which would measure this peer's CPU instead of the sender.
+    ctx = multiprocessing.get_context("spawn")
+    parent_end, child_end = ctx.Pipe()
+    receiver = ctx.Process(
+        target=lowcmd_receiver,
+        args=(a.domain, a.iface, a.mode_machine, a.lowcmd_history, t_start + a.duration, child_end),
+        name="lowcmd_receiver", daemon=True)
+    receiver.start()
 
     msg = pc.new_lowstate()
     msg.version = [1, 0]
@@ -191,6 +204,20 @@ def main():
             nxt = t
         pc.sleep_until(min(nxt, end))
     counters["loop_s"] = pc.now() - t0
+    if parent_end.poll(5.0):
+        child = parent_end.recv()
+        with st.lock:
+            st.received = child["received"]
+            st.crc_valid = child["crc_valid"]
+            st.mm_ok = child["mm_ok"]
+            st.max_gap_s = child["max_gap_s"]
+            st.last = child["last"]
+            # the receiver reports absolute monotonic times
+            st.first_at = None if child["first_abs"] is None else child["first_abs"] - t0
+            st.last_at = None if child["last_abs"] is None else child["last_abs"] - t0
+    else:
+        pc.log("lowcmd receiver process did not report; counting nothing")
+    receiver.join(2.0)
     s = summary()
     pc.log(f"sent {s['lowstate_sent']} LowState ({s['lowstate_rate_achieved_hz']} Hz), "
            f"got {s['lowcmd_received']} LowCmd, crc ok {s['lowcmd_crc_valid']}, mm ok {s['lowcmd_mode_machine_ok']}")
