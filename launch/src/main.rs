@@ -33,7 +33,8 @@ enum Command {
 
 fn main() {
     env_logger::Builder::from_env(
-        env_logger::Env::default().default_filter_or("warn,rustdds=error"),
+        env_logger::Env::default()
+            .default_filter_or("warn,rustdds=error,rustdds::network::udp_listener=off"),
     )
     .init();
     let cli = Cli::parse();

@@ -80,7 +80,7 @@ class Stats:
             self.last = msg
 
 
-def lowcmd_receiver(domain, iface, mode_machine, history, stop_at, conn):
+def lowcmd_receiver(domain, iface, mode_machine, history, t_ref, stop_at, conn):
     """Child process: count rt/lowcmd samples until stop_at (monotonic)."""
     pc.capture_stdout()
     from cyclonedds.core import Policy, Qos
@@ -91,7 +91,7 @@ def lowcmd_receiver(domain, iface, mode_machine, history, stop_at, conn):
     channel = ChannelFactory().CreateChannel("rt/lowcmd", LowCmd_)
     channel.SetReader(Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(history)), None, 0)
     st = Stats(mode_machine)
-    st.t0 = 0.0  # on_lowcmd then records absolute monotonic times
+    st.t0 = t_ref  # times are relative to the parent's process start
     while pc.now() < stop_at:
         # The SDK prints a line on every empty Read, so wait long-ish.
         m = channel.Read(0.5)
@@ -99,7 +99,7 @@ def lowcmd_receiver(domain, iface, mode_machine, history, stop_at, conn):
             st.on_lowcmd(m)
     conn.send({"received": st.received, "crc_valid": st.crc_valid, "mm_ok": st.mm_ok,
                "max_gap_s": st.max_gap_s, "last": last_cmd_summary(st.last),
-               "first_abs": st.first_at, "last_abs": st.last_at})
+               "first_rel": st.first_at, "last_rel": st.last_at})
 
 
 def last_cmd_summary(m):
@@ -159,7 +159,7 @@ def main():
     parent_end, child_end = ctx.Pipe()
     receiver = ctx.Process(
         target=lowcmd_receiver,
-        args=(a.domain, a.iface, a.mode_machine, a.lowcmd_history, t_start + a.duration, child_end),
+        args=(a.domain, a.iface, a.mode_machine, a.lowcmd_history, t_start, t_start + a.duration, child_end),
         name="lowcmd_receiver", daemon=True)
     receiver.start()
 
@@ -212,9 +212,9 @@ def main():
             st.mm_ok = child["mm_ok"]
             st.max_gap_s = child["max_gap_s"]
             st.last = child["last"]
-            # the receiver reports absolute monotonic times
-            st.first_at = None if child["first_abs"] is None else child["first_abs"] - t0
-            st.last_at = None if child["last_abs"] is None else child["last_abs"] - t0
+            # the receiver reports times relative to t_start; the summary's are relative to t0
+            st.first_at = None if child["first_rel"] is None else child["first_rel"] + t_start - t0
+            st.last_at = None if child["last_rel"] is None else child["last_rel"] + t_start - t0
     else:
         pc.log("lowcmd receiver process did not report; counting nothing")
     receiver.join(2.0)
