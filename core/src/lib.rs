@@ -6,6 +6,7 @@ pub mod fsm;
 pub mod joints;
 pub mod latest;
 pub mod link;
+pub mod poses;
 pub mod robot;
 pub mod time;
 
