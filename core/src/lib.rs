@@ -2,6 +2,7 @@
 //! targets in G1 terms, FSM ids, joint names with limits, and the `RobotLink`
 //! trait that separates control from the transport (DDS robot or simulator).
 
+pub mod action;
 pub mod fsm;
 pub mod joints;
 pub mod latest;
@@ -10,6 +11,7 @@ pub mod poses;
 pub mod robot;
 pub mod time;
 
+pub use action::{ActionChunk, ChunkError, MAX_CHUNK_STEPS};
 pub use fsm::{FsmId, UnknownFsm};
 pub use joints::{G1Variant, JointIndex, JointLimits};
 pub use latest::Latest;

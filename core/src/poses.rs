@@ -13,7 +13,11 @@ const fn legs_waist_arms(leg: [f32; 6], waist: [f32; 3], left_arm: [f32; 7]) -> 
     while i < 6 {
         q[i] = leg[i];
         // The right leg mirrors the left: roll and yaw change sign.
-        q[6 + i] = if i == 1 || i == 2 || i == 5 { -leg[i] } else { leg[i] };
+        q[6 + i] = if i == 1 || i == 2 || i == 5 {
+            -leg[i]
+        } else {
+            leg[i]
+        };
         i += 1;
     }
     q[12] = waist[0];
@@ -23,7 +27,11 @@ const fn legs_waist_arms(leg: [f32; 6], waist: [f32; 3], left_arm: [f32; 7]) -> 
     while j < 7 {
         q[15 + j] = left_arm[j];
         // The right arm mirrors the left: roll and yaw change sign.
-        q[22 + j] = if j == 1 || j == 2 || j == 4 || j == 6 { -left_arm[j] } else { left_arm[j] };
+        q[22 + j] = if j == 1 || j == 2 || j == 4 || j == 6 {
+            -left_arm[j]
+        } else {
+            left_arm[j]
+        };
         j += 1;
     }
     q
@@ -33,14 +41,23 @@ const fn legs_waist_arms(leg: [f32; 6], waist: [f32; 3], left_arm: [f32; 7]) -> 
 const ARMS_AT_REST: [f32; 7] = [0.0, 0.25, 0.0, 0.97, 0.15, 0.0, 0.0];
 
 /// The fixed standing pose of Unitree's rl_gym / rl_lab code.
-pub const STAND: JointPose = legs_waist_arms([-0.1, 0.0, 0.0, 0.3, -0.2, 0.0], [0.0; 3], ARMS_AT_REST);
+pub const STAND: JointPose =
+    legs_waist_arms([-0.1, 0.0, 0.0, 0.3, -0.2, 0.0], [0.0; 3], ARMS_AT_REST);
 
 /// A squat: knees bent, hips and ankles compensating to keep the feet flat
 /// and the centre of mass over them.
-pub const SQUAT: JointPose = legs_waist_arms([-0.75, 0.0, 0.0, 1.5, -0.75, 0.0], [0.0; 3], [0.6, 0.25, 0.0, 0.9, 0.15, 0.0, 0.0]);
+pub const SQUAT: JointPose = legs_waist_arms(
+    [-0.75, 0.0, 0.0, 1.5, -0.75, 0.0],
+    [0.0; 3],
+    [0.6, 0.25, 0.0, 0.9, 0.15, 0.0, 0.0],
+);
 
 /// A low crouch, the pose the robot settles into before it is damped.
-pub const SIT: JointPose = legs_waist_arms([-1.2, 0.0, 0.0, 2.2, -0.87, 0.0], [0.0; 3], [0.8, 0.25, 0.0, 0.9, 0.15, 0.0, 0.0]);
+pub const SIT: JointPose = legs_waist_arms(
+    [-1.2, 0.0, 0.0, 2.2, -0.87, 0.0],
+    [0.0; 3],
+    [0.8, 0.25, 0.0, 0.9, 0.15, 0.0, 0.0],
+);
 
 /// Per-joint PD gains.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -96,7 +113,12 @@ mod tests {
             for j in ALL_JOINTS {
                 let l = j.limits();
                 let q = pose[j.slot()];
-                assert!(q >= l.q_min_rad && q <= l.q_max_rad, "{name}: {j} = {q} outside [{}, {}]", l.q_min_rad, l.q_max_rad);
+                assert!(
+                    q >= l.q_min_rad && q <= l.q_max_rad,
+                    "{name}: {j} = {q} outside [{}, {}]",
+                    l.q_min_rad,
+                    l.q_max_rad
+                );
             }
         }
     }

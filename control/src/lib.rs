@@ -1,0 +1,16 @@
+//! tendon-control: the G1 control loop. Plain algorithms — the low-level FSM
+//! (`fsm`), the safety layer (`safety`), action-chunk blending (`blend`),
+//! timing statistics (`timing`), a scripted chunk producer (`producer`) —
+//! combine into one cycle (`controller`); `runtime` is the thin real-time
+//! thread that runs it against any `RobotLink`.
+
+pub mod blend;
+pub mod controller;
+pub mod fsm;
+pub mod producer;
+pub mod runtime;
+pub mod safety;
+pub mod timing;
+
+pub use controller::{Controller, ControllerConfig, CycleInputs, CycleOutput};
+pub use runtime::{ControlCommands, ControlLoop, LoopBody, RtConfig};

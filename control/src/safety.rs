@@ -1,0 +1,645 @@
+//! The safety layer: every command to a motor passes here, in the control
+//! thread. It clamps and rate-limits targets, rejects non-finite values, and
+//! trips into the damping state (kp 0, kd 8) on stale state, expired chunks,
+//! Unitree's termination conditions or an e-stop. A trip latches until the
+//! operator resets it. Nothing here allocates.
+
+use std::time::Duration;
+
+use tendon_core::joints::{ALL_JOINTS, NUM_BODY_JOINTS};
+use tendon_core::{MonoTime, MotorTargets, RobotState};
+
+/// Limits and thresholds. Defaults follow design.md and Unitree's deploy code
+/// (g1-protocol.md §7), with the stale-state limit far stricter (100 ms).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SafetyConfig {
+    /// Position targets stay this far inside the URDF limits.
+    pub joint_margin_rad: f32,
+    /// Largest change of a position target per second.
+    pub max_target_rate_rad_s: f32,
+    /// Upper bounds on the gains a command may carry.
+    pub max_kp: f32,
+    pub max_kd: f32,
+    /// State older than this forces damping.
+    pub max_state_age: Duration,
+    /// How long to hold the last safe pose after the action chunk ran out,
+    /// before damping.
+    pub chunk_grace: Duration,
+    /// Terminations (each forces damping).
+    pub max_tilt_rad: f32,
+    pub max_joint_velocity_rad_s: f32,
+    pub max_angular_velocity_rad_s: f32,
+    pub max_winding_temp_c: i16,
+    pub max_casing_temp_c: i16,
+    pub min_battery_percent: f32,
+}
+
+impl Default for SafetyConfig {
+    fn default() -> Self {
+        SafetyConfig {
+            joint_margin_rad: 0.02,
+            max_target_rate_rad_s: 6.0,
+            max_kp: 500.0,
+            max_kd: 50.0,
+            max_state_age: Duration::from_millis(100),
+            chunk_grace: Duration::from_millis(500),
+            max_tilt_rad: 1.0,
+            max_joint_velocity_rad_s: 10.0,
+            max_angular_velocity_rad_s: 6.0,
+            max_winding_temp_c: 120,
+            max_casing_temp_c: 85,
+            min_battery_percent: 20.0,
+        }
+    }
+}
+
+/// Why the layer forced damping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TripCause {
+    EStop,
+    NoState,
+    StaleState,
+    ChunkExpired,
+    Tilt,
+    JointVelocity,
+    AngularVelocity,
+    Overheat,
+    LowBattery,
+}
+
+pub const ALL_TRIP_CAUSES: [TripCause; 9] = [
+    TripCause::EStop,
+    TripCause::NoState,
+    TripCause::StaleState,
+    TripCause::ChunkExpired,
+    TripCause::Tilt,
+    TripCause::JointVelocity,
+    TripCause::AngularVelocity,
+    TripCause::Overheat,
+    TripCause::LowBattery,
+];
+
+impl TripCause {
+    pub const fn name(self) -> &'static str {
+        match self {
+            TripCause::EStop => "e-stop",
+            TripCause::NoState => "no robot state",
+            TripCause::StaleState => "robot state too old",
+            TripCause::ChunkExpired => "action chunk expired past its grace period",
+            TripCause::Tilt => "body tilt over limit",
+            TripCause::JointVelocity => "joint velocity over limit",
+            TripCause::AngularVelocity => "body angular velocity over limit",
+            TripCause::Overheat => "motor over temperature",
+            TripCause::LowBattery => "battery low",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One trip, for the log. `value` is the measured quantity (age in ms,
+/// tilt in rad, …) and `slot` the motor where it applies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trip {
+    pub at: MonoTime,
+    pub cause: TripCause,
+    pub value: f32,
+    pub slot: Option<usize>,
+}
+
+/// A fixed ring of recent trips, read by a non-real-time thread for printing.
+#[derive(Debug, Clone, Copy)]
+pub struct TripLog {
+    entries: [Option<Trip>; 16],
+    next: usize,
+    total: u64,
+}
+
+impl Default for TripLog {
+    fn default() -> Self {
+        TripLog {
+            entries: [None; 16],
+            next: 0,
+            total: 0,
+        }
+    }
+}
+
+impl TripLog {
+    fn push(&mut self, t: Trip) {
+        self.entries[self.next] = Some(t);
+        self.next = (self.next + 1) % self.entries.len();
+        self.total += 1;
+    }
+
+    /// Trips in the order they happened (the last 16 at most).
+    pub fn recent(&self) -> impl Iterator<Item = &Trip> {
+        let (a, b) = self.entries.split_at(self.next);
+        b.iter().chain(a.iter()).flatten()
+    }
+
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
+
+/// What the layer saw this cycle beyond the robot state.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SafetyInputs {
+    pub e_stop: bool,
+    /// Set when the chunk that drives the joints ran out at this time.
+    pub chunk_expired_since: Option<MonoTime>,
+    /// Battery state of charge, where a source exists (hg LowState has none).
+    pub battery_percent: Option<f32>,
+    /// Whether the current mode actively holds the robot; terminations on
+    /// motion (tilt, velocities) are checked only then, since a damped or
+    /// limp robot is already in the safe sink.
+    pub active: bool,
+}
+
+/// Counters for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SafetyCounters {
+    pub trips_by_cause: [u64; 9],
+    pub non_finite_rejected: u64,
+    pub clamped_targets: u64,
+    pub rate_limited_targets: u64,
+}
+
+impl SafetyCounters {
+    pub fn trips(&self, cause: TripCause) -> u64 {
+        self.trips_by_cause[cause.index()]
+    }
+
+    pub fn total_trips(&self) -> u64 {
+        self.trips_by_cause.iter().sum()
+    }
+}
+
+/// The safety layer.
+#[derive(Debug, Clone)]
+pub struct SafetyLayer {
+    config: SafetyConfig,
+    tripped: Option<Trip>,
+    last_output: Option<MotorTargets>,
+    last_time: Option<MonoTime>,
+    counters: SafetyCounters,
+    log: TripLog,
+}
+
+/// The result of one pass.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SafetyOutput {
+    pub targets: MotorTargets,
+    /// The latched trip, if the layer is damping.
+    pub tripped: Option<Trip>,
+}
+
+/// Pelvis tilt from vertical: the angle between body z and world z.
+pub fn tilt_rad(quat_wxyz: [f32; 4]) -> f32 {
+    let [w, x, y, _z] = quat_wxyz;
+    // World z of the body z axis: R[2][2] = 1 - 2(x² + y²).
+    let cos_tilt = (1.0 - 2.0 * (x * x + y * y)).clamp(-1.0, 1.0);
+    let norm = w * w + x * x + y * y + _z * _z;
+    if !(0.5..=1.5).contains(&norm) {
+        return f32::INFINITY;
+    }
+    cos_tilt.acos()
+}
+
+impl SafetyLayer {
+    pub fn new(config: SafetyConfig) -> Self {
+        SafetyLayer {
+            config,
+            tripped: None,
+            last_output: None,
+            last_time: None,
+            counters: SafetyCounters::default(),
+            log: TripLog::default(),
+        }
+    }
+
+    pub fn config(&self) -> &SafetyConfig {
+        &self.config
+    }
+
+    pub fn counters(&self) -> SafetyCounters {
+        self.counters
+    }
+
+    pub fn trip_log(&self) -> &TripLog {
+        &self.log
+    }
+
+    pub fn tripped(&self) -> Option<Trip> {
+        self.tripped
+    }
+
+    /// Clears a latched trip (an operator action). The rate limiter restarts
+    /// from the measured pose so that the first command cannot jump.
+    pub fn reset(&mut self) {
+        self.tripped = None;
+        self.last_output = None;
+    }
+
+    fn trip(&mut self, at: MonoTime, cause: TripCause, value: f32, slot: Option<usize>) {
+        if self.tripped.is_none() {
+            let t = Trip {
+                at,
+                cause,
+                value,
+                slot,
+            };
+            self.tripped = Some(t);
+            self.counters.trips_by_cause[cause.index()] += 1;
+            self.log.push(t);
+        }
+    }
+
+    fn check_terminations(&mut self, now: MonoTime, state: &RobotState, inputs: &SafetyInputs) {
+        let c = self.config;
+        for j in ALL_JOINTS {
+            let m = &state.motors[j.slot()];
+            if m.temp_winding_c > c.max_winding_temp_c {
+                return self.trip(
+                    now,
+                    TripCause::Overheat,
+                    m.temp_winding_c as f32,
+                    Some(j.slot()),
+                );
+            }
+            if m.temp_casing_c > c.max_casing_temp_c {
+                return self.trip(
+                    now,
+                    TripCause::Overheat,
+                    m.temp_casing_c as f32,
+                    Some(j.slot()),
+                );
+            }
+        }
+        if let Some(pct) = inputs.battery_percent {
+            if pct < c.min_battery_percent {
+                return self.trip(now, TripCause::LowBattery, pct, None);
+            }
+        }
+        if !inputs.active {
+            return;
+        }
+        let tilt = tilt_rad(state.imu.quat_wxyz);
+        if tilt > c.max_tilt_rad {
+            return self.trip(now, TripCause::Tilt, tilt, None);
+        }
+        let g = state.imu.gyro_rad_s;
+        let w = (g[0] * g[0] + g[1] * g[1] + g[2] * g[2]).sqrt();
+        if w > c.max_angular_velocity_rad_s {
+            return self.trip(now, TripCause::AngularVelocity, w, None);
+        }
+        for j in ALL_JOINTS {
+            let dq = state.motors[j.slot()].dq_rad_s;
+            if dq.abs() > c.max_joint_velocity_rad_s {
+                return self.trip(now, TripCause::JointVelocity, dq, Some(j.slot()));
+            }
+        }
+    }
+
+    /// Runs every check and returns what may be sent. `desired` comes from
+    /// the FSM or the policy; `state` is the newest robot state (if any).
+    pub fn apply(
+        &mut self,
+        now: MonoTime,
+        state: Option<&RobotState>,
+        desired: &MotorTargets,
+        inputs: &SafetyInputs,
+    ) -> SafetyOutput {
+        let c = self.config;
+        if inputs.e_stop {
+            self.trip(now, TripCause::EStop, 1.0, None);
+        }
+        match state {
+            None => self.trip(now, TripCause::NoState, 0.0, None),
+            Some(s) => {
+                let age = now.saturating_since(s.received_at);
+                if age > c.max_state_age {
+                    self.trip(now, TripCause::StaleState, age.as_secs_f32() * 1e3, None);
+                } else {
+                    self.check_terminations(now, s, inputs);
+                }
+            }
+        }
+        if let Some(since) = inputs.chunk_expired_since {
+            let late = now.saturating_since(since);
+            if late > c.chunk_grace {
+                self.trip(now, TripCause::ChunkExpired, late.as_secs_f32() * 1e3, None);
+            }
+        }
+        let dt_s = self
+            .last_time
+            .map(|t| now.saturating_since(t).as_secs_f32())
+            .unwrap_or(0.0);
+        self.last_time = Some(now);
+        if self.tripped.is_some() {
+            let damp = MotorTargets::damping();
+            self.last_output = Some(damp);
+            return SafetyOutput {
+                targets: damp,
+                tripped: self.tripped,
+            };
+        }
+        let mut out = *desired;
+        if !out.all_finite() {
+            // A NaN never reaches a motor: repeat the last safe command.
+            self.counters.non_finite_rejected += 1;
+            out = self.last_output.unwrap_or_else(MotorTargets::damping);
+            return SafetyOutput {
+                targets: out,
+                tripped: None,
+            };
+        }
+        let max_step = c.max_target_rate_rad_s * dt_s.max(1e-3);
+        for (slot, m) in out.motors.iter_mut().enumerate() {
+            m.kp = m.kp.clamp(0.0, c.max_kp);
+            m.kd = m.kd.clamp(0.0, c.max_kd);
+            let Some(joint) = tendon_core::JointIndex::from_slot(slot) else {
+                // Slots 29–34 drive no motor on the G1: keep them inert.
+                *m = tendon_core::MotorTarget::default();
+                continue;
+            };
+            let l = joint.limits();
+            m.tau_nm = m.tau_nm.clamp(-l.tau_max_nm, l.tau_max_nm);
+            m.dq_rad_s = m.dq_rad_s.clamp(-l.dq_max_rad_s, l.dq_max_rad_s);
+            if m.kp > 0.0 {
+                let lo = l.q_min_rad + c.joint_margin_rad;
+                let hi = l.q_max_rad - c.joint_margin_rad;
+                let clamped = m.q_rad.clamp(lo, hi);
+                if clamped != m.q_rad {
+                    self.counters.clamped_targets += 1;
+                    m.q_rad = clamped;
+                }
+                // Rate limit against the last command, or against the
+                // measured position when starting to hold.
+                let reference = match (&self.last_output, state) {
+                    (Some(last), _) if last.motors[slot].kp > 0.0 => Some(last.motors[slot].q_rad),
+                    (_, Some(s)) => Some(s.motors[slot].q_rad),
+                    _ => None,
+                };
+                if let Some(r) = reference {
+                    let limited = m.q_rad.clamp(r - max_step, r + max_step);
+                    if limited != m.q_rad {
+                        self.counters.rate_limited_targets += 1;
+                        m.q_rad = limited;
+                    }
+                }
+            }
+        }
+        debug_assert_eq!(NUM_BODY_JOINTS, 29);
+        self.last_output = Some(out);
+        SafetyOutput {
+            targets: out,
+            tripped: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tendon_core::poses::{STAND, STAND_GAINS};
+    use tendon_core::MotorTarget;
+
+    fn standing_state(at: MonoTime) -> RobotState {
+        let mut s = RobotState {
+            received_at: at,
+            mode_machine: 5,
+            ..RobotState::default()
+        };
+        for (i, q) in STAND.iter().enumerate() {
+            s.motors[i].q_rad = *q;
+        }
+        s
+    }
+
+    fn hold(pose: &[f32; 29]) -> MotorTargets {
+        let mut t = MotorTargets::default();
+        for i in 0..29 {
+            t.motors[i] = MotorTarget {
+                enabled: true,
+                q_rad: pose[i],
+                kp: STAND_GAINS.kp[i],
+                kd: STAND_GAINS.kd[i],
+                ..MotorTarget::default()
+            };
+        }
+        t
+    }
+
+    fn ms(n: u64) -> MonoTime {
+        MonoTime::from_ns(1_000_000_000 + n * 1_000_000)
+    }
+
+    const ACTIVE: SafetyInputs = SafetyInputs {
+        e_stop: false,
+        chunk_expired_since: None,
+        battery_percent: None,
+        active: true,
+    };
+
+    fn is_damping(t: &MotorTargets) -> bool {
+        *t == MotorTargets::damping()
+    }
+
+    #[test]
+    fn passes_a_sane_hold_command_unchanged() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let out = s.apply(ms(0), Some(&standing_state(ms(0))), &hold(&STAND), &ACTIVE);
+        assert_eq!(out.tripped, None);
+        assert_eq!(out.targets, hold(&STAND));
+    }
+
+    #[test]
+    fn stale_state_forces_damping_within_one_cycle() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let state = standing_state(ms(0));
+        assert!(s
+            .apply(ms(100), Some(&state), &hold(&STAND), &ACTIVE)
+            .tripped
+            .is_none());
+        let out = s.apply(ms(102), Some(&state), &hold(&STAND), &ACTIVE);
+        assert_eq!(out.tripped.unwrap().cause, TripCause::StaleState);
+        assert!(is_damping(&out.targets));
+        // Latched: fresh state does not un-trip it.
+        let out = s.apply(
+            ms(104),
+            Some(&standing_state(ms(104))),
+            &hold(&STAND),
+            &ACTIVE,
+        );
+        assert!(is_damping(&out.targets));
+        assert_eq!(s.counters().trips(TripCause::StaleState), 1);
+        s.reset();
+        assert!(s
+            .apply(
+                ms(106),
+                Some(&standing_state(ms(106))),
+                &hold(&STAND),
+                &ACTIVE
+            )
+            .tripped
+            .is_none());
+    }
+
+    #[test]
+    fn e_stop_damps_on_the_next_cycle() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let inputs = SafetyInputs {
+            e_stop: true,
+            ..ACTIVE
+        };
+        let out = s.apply(ms(0), Some(&standing_state(ms(0))), &hold(&STAND), &inputs);
+        assert_eq!(out.tripped.unwrap().cause, TripCause::EStop);
+        assert!(is_damping(&out.targets));
+        assert_eq!(out.targets.motors[3].kp, 0.0);
+        assert_eq!(out.targets.motors[3].kd, 8.0);
+    }
+
+    #[test]
+    fn nan_target_is_rejected_counted_and_last_command_repeated() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let good = s
+            .apply(ms(0), Some(&standing_state(ms(0))), &hold(&STAND), &ACTIVE)
+            .targets;
+        let mut bad = hold(&STAND);
+        bad.motors[18].q_rad = f32::NAN;
+        let out = s.apply(ms(2), Some(&standing_state(ms(2))), &bad, &ACTIVE);
+        assert_eq!(out.targets, good);
+        assert_eq!(out.tripped, None);
+        assert_eq!(s.counters().non_finite_rejected, 1);
+    }
+
+    #[test]
+    fn targets_are_clamped_inside_limits_and_rate_limited() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let state = standing_state(ms(0));
+        let mut far = STAND;
+        far[3] = 10.0; // knee far past its 2.8798 rad limit
+        let out = s.apply(ms(0), Some(&state), &hold(&far), &ACTIVE).targets;
+        // First cycle: limited to one step (6 rad/s × 1 ms minimum) from the measured knee.
+        assert!(
+            (out.motors[3].q_rad - (STAND[3] + 0.006)).abs() < 1e-5,
+            "{}",
+            out.motors[3].q_rad
+        );
+        let mut q = out.motors[3].q_rad;
+        for k in 1..2000 {
+            let st = standing_state(ms(2 * k));
+            q = s
+                .apply(ms(2 * k), Some(&st), &hold(&far), &ACTIVE)
+                .targets
+                .motors[3]
+                .q_rad;
+        }
+        assert!(
+            (q - (2.8798 - 0.02)).abs() < 1e-5,
+            "knee settles at the limit minus margin: {q}"
+        );
+        assert!(s.counters().clamped_targets > 0 && s.counters().rate_limited_targets > 0);
+    }
+
+    #[test]
+    fn unitree_terminations_trip() {
+        let cases: [(&str, fn(&mut RobotState), TripCause); 4] = [
+            (
+                "tilt",
+                |s| s.imu.quat_wxyz = [0.8, 0.6, 0.0, 0.0],
+                TripCause::Tilt,
+            ),
+            (
+                "joint velocity",
+                |s| s.motors[9].dq_rad_s = 12.0,
+                TripCause::JointVelocity,
+            ),
+            (
+                "gyro",
+                |s| s.imu.gyro_rad_s = [0.0, 7.0, 0.0],
+                TripCause::AngularVelocity,
+            ),
+            (
+                "overheat",
+                |s| s.motors[3].temp_winding_c = 121,
+                TripCause::Overheat,
+            ),
+        ];
+        for (name, mutate, cause) in cases {
+            let mut s = SafetyLayer::new(SafetyConfig::default());
+            let mut st = standing_state(ms(0));
+            mutate(&mut st);
+            let out = s.apply(ms(0), Some(&st), &hold(&STAND), &ACTIVE);
+            assert_eq!(out.tripped.map(|t| t.cause), Some(cause), "{name}");
+            assert!(is_damping(&out.targets), "{name}");
+        }
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let inputs = SafetyInputs {
+            battery_percent: Some(15.0),
+            ..ACTIVE
+        };
+        assert_eq!(
+            s.apply(ms(0), Some(&standing_state(ms(0))), &hold(&STAND), &inputs)
+                .tripped
+                .map(|t| t.cause),
+            Some(TripCause::LowBattery)
+        );
+    }
+
+    #[test]
+    fn motion_terminations_are_not_checked_while_passive() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let mut st = standing_state(ms(0));
+        st.imu.quat_wxyz = [0.0, 1.0, 0.0, 0.0]; // upside down, already limp
+        let inputs = SafetyInputs {
+            active: false,
+            ..ACTIVE
+        };
+        assert_eq!(
+            s.apply(ms(0), Some(&st), &MotorTargets::damping(), &inputs)
+                .tripped,
+            None
+        );
+    }
+
+    #[test]
+    fn chunk_expiry_holds_through_grace_then_damps() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let inputs = SafetyInputs {
+            chunk_expired_since: Some(ms(0)),
+            ..ACTIVE
+        };
+        let out = s.apply(
+            ms(400),
+            Some(&standing_state(ms(400))),
+            &hold(&STAND),
+            &inputs,
+        );
+        assert_eq!(out.tripped, None, "inside the 500 ms grace");
+        let out = s.apply(
+            ms(502),
+            Some(&standing_state(ms(502))),
+            &hold(&STAND),
+            &inputs,
+        );
+        assert_eq!(out.tripped.map(|t| t.cause), Some(TripCause::ChunkExpired));
+        assert!(is_damping(&out.targets));
+        assert_eq!(s.trip_log().recent().count(), 1);
+    }
+
+    #[test]
+    fn tilt_of_upright_and_tipped_bodies() {
+        assert!(tilt_rad([1.0, 0.0, 0.0, 0.0]) < 1e-6);
+        let half = std::f32::consts::FRAC_PI_4.sin();
+        assert!((tilt_rad([half, half, 0.0, 0.0]) - std::f32::consts::FRAC_PI_2).abs() < 1e-4);
+        assert!(
+            tilt_rad([0.0, 0.0, 0.0, 0.0]).is_infinite(),
+            "a zero quaternion is not trusted"
+        );
+    }
+}

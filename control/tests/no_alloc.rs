@@ -1,0 +1,128 @@
+//! The control cycle allocates nothing: 10,000 cycles through damp, zero
+//! torque, stand up, start with chunks (including a NaN chunk), chunk expiry
+//! and a safety trip, counted by a global allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tendon_control::producer::ScriptedProducer;
+use tendon_control::{ControlCommands, Controller, ControllerConfig, LoopBody};
+use tendon_core::poses::STAND;
+use tendon_core::{
+    FsmId, Latest, LinkError, LinkStats, MonoTime, MotorTargets, RobotLink, RobotState,
+};
+
+struct CountingAllocator;
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// A link that holds one state and records the last command: a stand-in for
+/// the robot inside this test only.
+struct FakeLinkForTest {
+    state: Latest<RobotState>,
+    sent: Latest<MotorTargets>,
+}
+
+impl RobotLink for FakeLinkForTest {
+    fn latest_state(&self) -> Option<RobotState> {
+        Some(self.state.load())
+    }
+    fn send(&self, targets: &MotorTargets) -> Result<(), LinkError> {
+        self.sent.store(*targets);
+        Ok(())
+    }
+    fn stats(&self) -> LinkStats {
+        LinkStats::default()
+    }
+}
+
+#[test]
+fn ten_thousand_cycles_allocate_nothing() {
+    let link = Arc::new(FakeLinkForTest {
+        state: Latest::new(RobotState::default()),
+        sent: Latest::new(MotorTargets::damping()),
+    });
+    let commands = Arc::new(ControlCommands::default());
+    let mut body = LoopBody::new(
+        Controller::new(ControllerConfig::default()),
+        link.clone(),
+        commands.clone(),
+    );
+    let wave =
+        ScriptedProducer::parse("t_s,right_shoulder_roll\n0,-0.25\n0.5,-1.0\n1,-0.25\n").unwrap();
+    let mut state = RobotState {
+        mode_machine: 5,
+        ..RobotState::default()
+    };
+    for (i, q) in STAND.iter().enumerate() {
+        state.motors[i].q_rad = *q;
+    }
+    // Chunks are made before counting: producing them is the producer's job.
+    let t0 = MonoTime::from_ns(1_000_000_000);
+    let at = |k: u64| MonoTime::from_ns(t0.ns + k * 2_000_000);
+    let chunks: Vec<_> = (0..40u64)
+        .map(|i| {
+            wave.chunk(t0, at(3000 + i * 25), Duration::from_millis(20), 50)
+                .unwrap()
+        })
+        .collect();
+    let mut nan_chunk = chunks[5];
+    nan_chunk.steps[2][4] = f32::NAN;
+
+    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    for k in 0..10_000u64 {
+        let now = at(k);
+        if k < 9_000 {
+            state.received_at = now; // fresh state until the last 1000 cycles
+        }
+        link.state.store(state);
+        match k {
+            10 => commands.request_fsm(FsmId::ZeroTorque),
+            20 => commands.request_fsm(FsmId::StandUp),
+            3000 => commands.request_fsm(FsmId::Start),
+            _ => {}
+        }
+        if (3000..4000).contains(&k) && k % 25 == 0 {
+            let i = ((k - 3000) / 25) as usize;
+            commands.send_chunk(if i == 7 { &nan_chunk } else { &chunks[i] });
+        }
+        body.cycle(now);
+    }
+    let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
+
+    let status = body.status().load();
+    assert_eq!(
+        allocations, 0,
+        "the control cycle allocated {allocations} times"
+    );
+    // The run went where it was meant to: chunks accepted, the NaN one rejected,
+    // the chunk expired and the state went stale, ending in damping.
+    assert!(
+        status.counters.chunks.accepted >= 30,
+        "{:?}",
+        status.counters
+    );
+    assert_eq!(status.counters.chunks.rejected, 1);
+    assert!(status.tripped.is_some());
+    assert_eq!(status.fsm, FsmId::Damp);
+    assert_eq!(link.sent.load(), MotorTargets::damping());
+    assert_eq!(status.counters.cycles, 10_000);
+}
