@@ -57,7 +57,6 @@ impl Default for SafetyConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TripCause {
     EStop,
-    NoState,
     StaleState,
     ChunkExpired,
     Tilt,
@@ -67,9 +66,8 @@ pub enum TripCause {
     LowBattery,
 }
 
-pub const ALL_TRIP_CAUSES: [TripCause; 9] = [
+pub const ALL_TRIP_CAUSES: [TripCause; 8] = [
     TripCause::EStop,
-    TripCause::NoState,
     TripCause::StaleState,
     TripCause::ChunkExpired,
     TripCause::Tilt,
@@ -83,7 +81,6 @@ impl TripCause {
     pub const fn name(self) -> &'static str {
         match self {
             TripCause::EStop => "e-stop",
-            TripCause::NoState => "no robot state",
             TripCause::StaleState => "robot state too old",
             TripCause::ChunkExpired => "action chunk expired past its grace period",
             TripCause::Tilt => "body tilt over limit",
@@ -162,7 +159,10 @@ pub struct SafetyInputs {
 /// Counters for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SafetyCounters {
-    pub trips_by_cause: [u64; 9],
+    pub trips_by_cause: [u64; 8],
+    /// Cycles before the first robot state: damping, but no trip (there is
+    /// nothing to recover from, and the link sends nothing until a state arrives).
+    pub cycles_without_state: u64,
     pub non_finite_rejected: u64,
     pub clamped_targets: u64,
     pub rate_limited_targets: u64,
@@ -318,7 +318,7 @@ impl SafetyLayer {
             self.trip(now, TripCause::EStop, 1.0, None);
         }
         match state {
-            None => self.trip(now, TripCause::NoState, 0.0, None),
+            None => self.counters.cycles_without_state += 1,
             Some(s) => {
                 let age = now.saturating_since(s.received_at);
                 if age > c.max_state_age {
@@ -339,7 +339,7 @@ impl SafetyLayer {
             .map(|t| now.saturating_since(t).as_secs_f32())
             .unwrap_or(0.0);
         self.last_time = Some(now);
-        if self.tripped.is_some() {
+        if self.tripped.is_some() || state.is_none() {
             let damp = MotorTargets::damping();
             self.last_output = Some(damp);
             return SafetyOutput {
@@ -487,6 +487,17 @@ mod tests {
             )
             .tripped
             .is_none());
+    }
+
+    #[test]
+    fn no_state_yet_damps_without_latching() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let out = s.apply(ms(0), None, &hold(&STAND), &ACTIVE);
+        assert!(is_damping(&out.targets));
+        assert_eq!(out.tripped, None);
+        assert_eq!(s.counters().cycles_without_state, 1);
+        let out = s.apply(ms(2), Some(&standing_state(ms(2))), &hold(&STAND), &ACTIVE);
+        assert_eq!(out.targets, hold(&STAND), "the first state un-blocks the command path");
     }
 
     #[test]
