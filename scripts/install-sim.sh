@@ -19,9 +19,10 @@
 #   mujoco-3.17.0/lib/libmujoco.so.3.17.0   (+ libmujoco.so -> libmujoco.so.3.17.0)
 #   mujoco-3.17.0/include/mujoco/*.h
 #   g1/unitree_g1/{scene.xml,g1.xml,g1_with_hands.xml,assets/*.STL,LICENSE,...}
-# Then build/run with:
-#   export MUJOCO_DYNAMIC_LINK_DIR=$CACHE/mujoco-3.17.0/lib   # read by mujoco-rs' build.rs
-#   export LD_LIBRARY_PATH=$CACHE/mujoco-3.17.0/lib           # or an rpath, at run time
+#   <repo>/target/mujoco -> $CACHE/mujoco-3.17.0 (symlink; recreated on every run)
+# Then a plain `cargo build` works: .cargo/config.toml sets
+# MUJOCO_DYNAMIC_LINK_DIR=target/mujoco/lib and an $ORIGIN rpath to it. Outside
+# this repo: export MUJOCO_DYNAMIC_LINK_DIR and LD_LIBRARY_PATH to the lib dir.
 #
 # stdout: the env lines above (as KEY=VALUE) and, as the LAST line, the cache
 # root, e.g. /root/.cache/tendon. Everything else is logged to stderr.
@@ -69,6 +70,20 @@ for a in "$@"; do
   esac
 done
 
+# <repo>/target/mujoco -> $MJ_DIR, so that .cargo/config.toml's
+# MUJOCO_DYNAMIC_LINK_DIR (target/mujoco/lib) and the $ORIGIN rpath of our
+# binaries find libmujoco without anything exported. `cargo clean` removes the
+# link; re-run this script after it.
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+link_into_repo() {
+  mkdir -p "$REPO_DIR/target" || die "cannot create $REPO_DIR/target"
+  if [[ -e "$REPO_DIR/target/mujoco" && ! -L "$REPO_DIR/target/mujoco" ]]; then
+    die "$REPO_DIR/target/mujoco exists and is not a symlink; remove it and re-run"
+  fi
+  ln -sfn "$MJ_DIR" "$REPO_DIR/target/mujoco"
+  log "linked $REPO_DIR/target/mujoco -> $MJ_DIR"
+}
+
 emit_result() {
   echo "MUJOCO_DYNAMIC_LINK_DIR=$MJ_LIB" >&3
   echo "LD_LIBRARY_PATH=$MJ_LIB" >&3
@@ -104,6 +119,7 @@ fi
 # ---- fast path (no lock, no network) --------------------------------------
 if [[ $FORCE == 0 && -f $STAMP && "$(cat "$STAMP")" == "$STAMP_KEY" ]] && files_ok && apt_ok; then
   log "already installed (stamp ok): $MJ_DIR, $G1_DIR"
+  link_into_repo
   emit_result
   exit 0
 fi
@@ -229,4 +245,5 @@ fi
 files_ok || die "install finished but the expected files are missing (see above)"
 echo "$STAMP_KEY" >"$STAMP"
 log "ok: MUJOCO_DYNAMIC_LINK_DIR=$MJ_LIB  scene=$SCENE"
+link_into_repo
 emit_result

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite. On a fresh Debian 12 machine with only the Rust
-# toolchain it first installs what the tests need (apt packages and
-# Unitree's SDKs on CycloneDDS 0.10.2 in a venv, see install-peers.sh), then
+# toolchain it first installs what the tests need (libmujoco and the G1 model,
+# see install-sim.sh; apt packages and Unitree's SDKs on CycloneDDS 0.10.2 in a
+# venv, see install-peers.sh), then
 # runs every test of the workspace. Idempotent; re-runs skip the installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# MuJoCo 3.17.0 and Unitree's G1 model for tendon-sim (also links target/mujoco).
+scripts/install-sim.sh >/dev/null
 TENDON_PEERS_PYTHON=$(scripts/install-peers.sh | tail -n 1)
 export TENDON_PEERS_PYTHON
 echo "[test] Unitree SDK peers: $TENDON_PEERS_PYTHON" >&2

@@ -50,12 +50,15 @@ pub fn check_transition(from: FsmId, to: FsmId) -> Result<(), TransitionRefused>
     }
 }
 
-/// Motion durations.
+/// Motion durations and target poses.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FsmConfig {
     pub stand_up: Duration,
     pub squat: Duration,
     pub sit: Duration,
+    pub stand_pose: JointPose,
+    pub squat_pose: JointPose,
+    pub sit_pose: JointPose,
 }
 
 impl Default for FsmConfig {
@@ -64,6 +67,9 @@ impl Default for FsmConfig {
             stand_up: Duration::from_millis(2500),
             squat: Duration::from_millis(2000),
             sit: Duration::from_millis(2500),
+            stand_pose: STAND,
+            squat_pose: SQUAT,
+            sit_pose: SIT,
         }
     }
 }
@@ -83,8 +89,8 @@ impl Motion {
         .clamp(0.0, 1.0);
         let w = s * s * (3.0 - 2.0 * s);
         let mut q = self.from;
-        for i in 0..q.len() {
-            q[i] += (self.to[i] - self.from[i]) * w;
+        for (qi, (to, from)) in q.iter_mut().zip(self.to.iter().zip(&self.from)) {
+            *qi += (to - from) * w;
         }
         q
     }
@@ -126,7 +132,7 @@ impl LowLevelFsm {
             config,
             state: FsmId::Damp,
             motion: None,
-            held: STAND,
+            held: config.stand_pose,
         }
     }
 
@@ -156,14 +162,23 @@ impl LowLevelFsm {
         if to == self.state {
             return Ok(());
         }
+        // From a holding state, continue from the commanded pose: under
+        // gravity the measured pose sits a little off the target, and that
+        // offset is the PD torque that holds the robot up. Restarting from
+        // the measured pose would drop it and tip the robot over (seen in
+        // MuJoCo). From a limp state, start from where the joints are.
         let mut from = [0.0; 29];
-        for (i, q) in from.iter_mut().enumerate() {
-            *q = measured.motors[i].q_rad;
+        if self.is_active() {
+            from = self.commanded_pose(now);
+        } else {
+            for (i, q) in from.iter_mut().enumerate() {
+                *q = measured.motors[i].q_rad;
+            }
         }
         let target = match to {
-            FsmId::StandUp => Some((STAND, self.config.stand_up)),
-            FsmId::Squat => Some((SQUAT, self.config.squat)),
-            FsmId::Sit => Some((SIT, self.config.sit)),
+            FsmId::StandUp => Some((self.config.stand_pose, self.config.stand_up)),
+            FsmId::Squat => Some((self.config.squat_pose, self.config.squat)),
+            FsmId::Sit => Some((self.config.sit_pose, self.config.sit)),
             _ => None,
         };
         self.motion = target.map(|(to, duration)| Motion {
@@ -177,6 +192,14 @@ impl LowLevelFsm {
         }
         self.state = to;
         Ok(())
+    }
+
+    /// The pose the current state commands at `now`.
+    fn commanded_pose(&self, now: MonoTime) -> JointPose {
+        match &self.motion {
+            Some(m) => m.pose_at(now),
+            None => self.held,
+        }
     }
 
     /// Forces damping (after a safety trip), whatever the table says.
@@ -196,10 +219,7 @@ impl LowLevelFsm {
         match self.state {
             FsmId::ZeroTorque => MotorTargets::zero_torque(),
             FsmId::Damp => MotorTargets::damping(),
-            _ => match &self.motion {
-                Some(m) => hold_targets(&m.pose_at(now), &STAND_GAINS),
-                None => hold_targets(&self.held, &STAND_GAINS),
-            },
+            _ => hold_targets(&self.commanded_pose(now), &STAND_GAINS),
         }
     }
 }
@@ -260,5 +280,12 @@ mod tests {
         assert_eq!((end.kp, end.kd), (300.0, 8.0));
         assert!(!fsm.in_motion(ms(2600)));
         assert!(fsm.is_active());
+
+        // From a held pose the next motion starts at the commanded pose, not
+        // at the measured one (which sags under gravity).
+        let mut sagging = limp;
+        sagging.motors[knee].q_rad = STAND[knee] + 0.05;
+        fsm.request(FsmId::Squat, ms(3000), &sagging).unwrap();
+        assert_eq!(fsm.targets(ms(3000)).motors[knee].q_rad, STAND[knee]);
     }
 }

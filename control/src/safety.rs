@@ -107,21 +107,11 @@ pub struct Trip {
 }
 
 /// A fixed ring of recent trips, read by a non-real-time thread for printing.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct TripLog {
     entries: [Option<Trip>; 16],
     next: usize,
     total: u64,
-}
-
-impl Default for TripLog {
-    fn default() -> Self {
-        TripLog {
-            entries: [None; 16],
-            next: 0,
-            total: 0,
-        }
-    }
 }
 
 impl TripLog {
@@ -406,7 +396,6 @@ impl SafetyLayer {
 mod tests {
     use super::*;
     use tendon_core::poses::{STAND, STAND_GAINS};
-    use tendon_core::MotorTarget;
 
     fn standing_state(at: MonoTime) -> RobotState {
         let mut s = RobotState {
@@ -421,17 +410,7 @@ mod tests {
     }
 
     fn hold(pose: &[f32; 29]) -> MotorTargets {
-        let mut t = MotorTargets::default();
-        for i in 0..29 {
-            t.motors[i] = MotorTarget {
-                enabled: true,
-                q_rad: pose[i],
-                kp: STAND_GAINS.kp[i],
-                kd: STAND_GAINS.kd[i],
-                ..MotorTarget::default()
-            };
-        }
-        t
+        crate::fsm::hold_targets(pose, &STAND_GAINS)
     }
 
     fn ms(n: u64) -> MonoTime {
@@ -497,7 +476,11 @@ mod tests {
         assert_eq!(out.tripped, None);
         assert_eq!(s.counters().cycles_without_state, 1);
         let out = s.apply(ms(2), Some(&standing_state(ms(2))), &hold(&STAND), &ACTIVE);
-        assert_eq!(out.targets, hold(&STAND), "the first state un-blocks the command path");
+        assert_eq!(
+            out.targets,
+            hold(&STAND),
+            "the first state un-blocks the command path"
+        );
     }
 
     #[test]
@@ -559,7 +542,8 @@ mod tests {
 
     #[test]
     fn unitree_terminations_trip() {
-        let cases: [(&str, fn(&mut RobotState), TripCause); 4] = [
+        type Mutation = fn(&mut RobotState);
+        let cases: [(&str, Mutation, TripCause); 4] = [
             (
                 "tilt",
                 |s| s.imu.quat_wxyz = [0.8, 0.6, 0.0, 0.0],

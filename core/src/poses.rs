@@ -37,27 +37,27 @@ const fn legs_waist_arms(leg: [f32; 6], waist: [f32; 3], left_arm: [f32; 7]) -> 
     q
 }
 
-/// Arms held slightly away from the body (rl_lab's fixed stand).
-const ARMS_AT_REST: [f32; 7] = [0.0, 0.25, 0.0, 0.97, 0.15, 0.0, 0.0];
+/// Arms of the MuJoCo G1's `stand` keyframe. rl_lab's fixed-stand arms
+/// (0, 0.25, 0, 0.97, 0.15, 0, 0) tip the simulated G1 forward with plain PD
+/// at `STAND_GAINS` (measured: it falls within 2 s of release); these hold it.
+const ARMS_AT_REST: [f32; 7] = [0.2, 0.2, 0.0, 1.28, 0.0, 0.0, 0.0];
 
-/// The fixed standing pose of Unitree's rl_gym / rl_lab code.
+/// Legs of Unitree's rl_gym / rl_lab fixed stand, arms of the MuJoCo keyframe.
 pub const STAND: JointPose =
     legs_waist_arms([-0.1, 0.0, 0.0, 0.3, -0.2, 0.0], [0.0; 3], ARMS_AT_REST);
 
 /// A squat: knees bent, hips and ankles compensating to keep the feet flat
-/// and the centre of mass over them.
-pub const SQUAT: JointPose = legs_waist_arms(
-    [-0.75, 0.0, 0.0, 1.5, -0.75, 0.0],
-    [0.0; 3],
-    [0.6, 0.25, 0.0, 0.9, 0.15, 0.0, 0.0],
-);
+/// and the centre of mass over them. Tuned in MuJoCo with `STAND_GAINS`:
+/// the pelvis holds at 0.72 m; deeper poses (knee ≥ 1.1) tip the plain-PD
+/// G1 over backwards.
+pub const SQUAT: JointPose =
+    legs_waist_arms([-0.4, 0.0, 0.0, 0.9, -0.5, 0.0], [0.0; 3], ARMS_AT_REST);
 
-/// A low crouch, the pose the robot settles into before it is damped.
-pub const SIT: JointPose = legs_waist_arms(
-    [-1.2, 0.0, 0.0, 2.2, -0.87, 0.0],
-    [0.0; 3],
-    [0.8, 0.25, 0.0, 0.9, 0.15, 0.0, 0.0],
-);
+/// A low crouch (pelvis at 0.60 m in MuJoCo), the pose the robot settles
+/// into before it is damped. Plain PD cannot lower the G1 onto the floor
+/// without a balance controller, so "sit" stops here.
+pub const SIT: JointPose =
+    legs_waist_arms([-0.7, 0.0, 0.0, 1.5, -0.85, 0.0], [0.0; 3], ARMS_AT_REST);
 
 /// Per-joint PD gains.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -124,13 +124,12 @@ mod tests {
     }
 
     #[test]
-    fn stand_pose_is_rl_lab_fixed_stand() {
+    fn stand_pose_has_rl_lab_legs_and_keyframe_arms() {
         assert_eq!(STAND[JointIndex::LeftKnee.slot()], 0.3);
         assert_eq!(STAND[JointIndex::RightAnklePitch.slot()], -0.2);
-        assert_eq!(STAND[JointIndex::LeftShoulderRoll.slot()], 0.25);
-        assert_eq!(STAND[JointIndex::RightShoulderRoll.slot()], -0.25);
-        assert_eq!(STAND[JointIndex::RightElbow.slot()], 0.97);
-        assert_eq!(STAND[JointIndex::RightWristRoll.slot()], -0.15);
+        assert_eq!(STAND[JointIndex::LeftShoulderRoll.slot()], 0.2);
+        assert_eq!(STAND[JointIndex::RightShoulderRoll.slot()], -0.2);
+        assert_eq!(STAND[JointIndex::RightElbow.slot()], 1.28);
     }
 
     #[test]

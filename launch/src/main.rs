@@ -3,6 +3,8 @@
 
 mod bench;
 mod bridge;
+mod run_cmd;
+mod sim_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +26,14 @@ enum Command {
         #[command(subcommand)]
         command: bridge::BridgeCommand,
     },
+    /// The MuJoCo G1 with the control loop: the default scenario, or the robot alone over DDS.
+    Sim(sim_cmd::SimArgs),
+    /// The daemon against a robot over DDS, configured by a launch file.
+    Run {
+        /// Launch file (TOML), e.g. launch/g1.toml.
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
     /// Benchmarks that print their figures.
     Bench {
         #[command(subcommand)]
@@ -41,6 +51,8 @@ fn main() {
     let result = match cli.command {
         Command::Bridge { command } => bridge::run(command),
         Command::Bench { command } => bench::run(command),
+        Command::Sim(args) => sim_cmd::run(args),
+        Command::Run { config } => run_cmd::run(&config),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
