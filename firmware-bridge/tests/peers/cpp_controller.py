@@ -44,10 +44,27 @@ KP, KD = 40.0, 1.0
 WRITER_PERIOD_US = 2000
 
 
+def crouch_targets():
+    """A crouched stand for the 29-DoF G1 in hg slot order, with the gains
+    that hold it in MuJoCo (g1-protocol.md section 5)."""
+    leg_q = [-0.3, 0.0, 0.0, 0.6, -0.3, 0.0]
+    leg_kp, leg_kd = [300, 300, 300, 300, 200, 200], [8, 8, 8, 8, 5, 5]
+    arm_l = [0.2, 0.2, 0.0, 1.28, 0.0, 0.0, 0.0]
+    arm_r = [0.2, -0.2, 0.0, 1.28, 0.0, 0.0, 0.0]
+    q = leg_q + leg_q + [0.0, 0.0, 0.0] + arm_l + arm_r
+    kp = leg_kp + leg_kp + [300] * 3 + [40] * 14
+    kd = leg_kd + leg_kd + [8] * 3 + [1] * 14
+    return [float(x) for x in q], [float(x) for x in kp], [float(x) for x in kd]
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     pc.add_dds_args(p, duration=5.0)
     p.add_argument("--poll-hz", type=float, default=500.0, help="read_low_state() polling rate (1..2000)")
+    p.add_argument("--pose", choices=("pattern", "crouch"), default="pattern",
+                   help="pattern: q = 0.02*i, kp 40, kd 1 (wire checks); crouch: a crouched stand "
+                        "(legs hip -0.3, knee 0.6, ankle -0.3; arms at rest) with standing gains, "
+                        "to drive a simulated G1")
     a = p.parse_args()
     if not 1 <= a.poll_hz <= 2000:
         p.error("--poll-hz must be 1..2000")
@@ -71,6 +88,7 @@ def dds_xml(iface, domain):
 
 def main():
     a = parse_args()
+    commanded = {"q": Q_TARGET, "kp": KP, "kd": KD}
     pc.capture_stdout()
     pc.check_iface(a.iface)
     pc.check_domain(a.domain)
@@ -126,7 +144,8 @@ def main():
             "lowcmd_writer_period_us": WRITER_PERIOD_US,
             "lowcmd_est_sent": est,
             "first_lowcmd_at_s": fw if fw is None else round(fw - pc.T_PROCESS, 4),
-            "commanded": {"mode": 1, "q": Q_TARGET, "dq": 0.0, "tau": 0.0, "kp": KP, "kd": KD, "slots": N_BODY,
+            "commanded": {"mode": 1, "q": commanded["q"], "dq": 0.0, "tau": 0.0, "kp": commanded["kp"],
+                          "kd": commanded["kd"], "slots": N_BODY, "pose": a.pose,
                           "mode_pr": 0, "mode_machine": "copied from latest LowState by the C++ SDK"},
             "crc_checked_on_receive": True, "crc_computed_on_send": True,
         }
@@ -147,11 +166,16 @@ def main():
            f"domain {a.domain} via ExternalDomainId")
 
     cmd = ui.MotorCommand(N_BODY)
-    cmd.q_target = list(Q_TARGET)
+    if a.pose == "crouch":
+        q_target, kp, kd = crouch_targets()
+    else:
+        q_target, kp, kd = list(Q_TARGET), [KP] * N_BODY, [KD] * N_BODY
+    commanded["q"], commanded["kp"], commanded["kd"] = q_target, kp, kd
+    cmd.q_target = q_target
     cmd.dq_target = [0.0] * N_BODY
     cmd.tau_ff = [0.0] * N_BODY
-    cmd.kp = [KP] * N_BODY
-    cmd.kd = [KD] * N_BODY
+    cmd.kp = kp
+    cmd.kd = kd
     robot.set_control_mode(ui.ControlMode.PR)
 
     period = 1.0 / a.poll_hz
