@@ -1,23 +1,26 @@
-//! `Latest<T>`: a lock-free single-slot handoff (a seqlock) that keeps only the
-//! newest value. Readers never block writers and writers never wait for
-//! readers, so a slow reader cannot stall the 500 Hz loop or the DDS thread.
+//! `Latest<T>`: a lock-free single-slot handoff that keeps only the newest
+//! value. It is a "latch" seqlock (Linux's seqcount_latch): two copies, so a
+//! reader never waits for a writer. A plain seqlock would make the 500 Hz
+//! loop (SCHED_FIFO) spin on a lower-priority writer that was preempted
+//! mid-store — measured here as control cycles of up to 8 ms.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 
 /// The newest value of a `Copy` type, shared between threads.
 ///
-/// `seq` is odd while a write is in progress; a reader copies the value and
-/// retries if `seq` moved underneath it. Writers serialise on `seq` with a CAS,
-/// so several writers are safe (they are expected to be rare).
+/// A store bumps `seq` to odd, writes copy 0, bumps `seq` to even, writes
+/// copy 1. A reader reads copy `seq & 1` — the one not being written — and
+/// retries only if a writer made progress meanwhile. Writers serialise on a
+/// flag (they are expected to be one per slot).
 pub struct Latest<T: Copy> {
     seq: AtomicU64,
-    value: UnsafeCell<T>,
+    writing: AtomicBool,
+    copies: [UnsafeCell<T>; 2],
 }
 
-// SAFETY: access to `value` is coordinated by the sequence counter; torn reads
-// are detected and discarded, and `T: Copy` means no destructor ever observes a
-// torn value.
+// SAFETY: access to the copies is coordinated by `seq` and the writer flag;
+// torn reads are detected and discarded, and `T: Copy` has no drop glue.
 unsafe impl<T: Copy + Send> Sync for Latest<T> {}
 unsafe impl<T: Copy + Send> Send for Latest<T> {}
 
@@ -25,50 +28,43 @@ impl<T: Copy> Latest<T> {
     pub fn new(initial: T) -> Self {
         Latest {
             seq: AtomicU64::new(0),
-            value: UnsafeCell::new(initial),
+            writing: AtomicBool::new(false),
+            copies: [UnsafeCell::new(initial), UnsafeCell::new(initial)],
         }
     }
 
     /// Publishes a new value. Never allocates; spins only against another writer.
     pub fn store(&self, value: T) {
-        let mut seq = self.seq.load(Ordering::Relaxed);
-        loop {
-            if seq & 1 == 0 {
-                match self.seq.compare_exchange_weak(
-                    seq,
-                    seq + 1,
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(now) => seq = now,
-                }
-            } else {
-                std::hint::spin_loop();
-                seq = self.seq.load(Ordering::Relaxed);
-            }
+        while self
+            .writing
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
         }
+        let seq = self.seq.load(Ordering::Relaxed);
+        self.seq.store(seq + 1, Ordering::Relaxed);
         fence(Ordering::Release);
-        // SAFETY: we hold the odd sequence number, so no other writer touches the slot;
-        // concurrent readers will see the odd/changed sequence and discard their copy.
-        unsafe { std::ptr::write_volatile(self.value.get(), value) };
-        self.seq.store(seq + 2, Ordering::Release);
+        // SAFETY: readers use copy 1 while `seq` is odd, so copy 0 is ours.
+        unsafe { std::ptr::write_volatile(self.copies[0].get(), value) };
+        fence(Ordering::Release);
+        self.seq.store(seq + 2, Ordering::Relaxed);
+        fence(Ordering::Release);
+        // SAFETY: readers use copy 0 while `seq` is even, so copy 1 is ours.
+        unsafe { std::ptr::write_volatile(self.copies[1].get(), value) };
+        self.writing.store(false, Ordering::Release);
     }
 
-    /// Copies out the newest value and the number of stores so far.
+    /// Copies out the newest complete value and the number of stores it reflects.
     pub fn load_with_count(&self) -> (T, u64) {
         loop {
             let before = self.seq.load(Ordering::Acquire);
-            if before & 1 == 1 {
-                std::hint::spin_loop();
-                continue;
-            }
-            // SAFETY: the copy may be torn if a writer races us; it is then discarded
-            // below without being used. `T: Copy` has no drop glue.
-            let value = unsafe { std::ptr::read_volatile(self.value.get()) };
+            // SAFETY: the copy a writer may be touching is the other one; if the
+            // writer moves on while we read, `seq` changes and we retry.
+            let value =
+                unsafe { std::ptr::read_volatile(self.copies[(before & 1) as usize].get()) };
             fence(Ordering::Acquire);
-            let after = self.seq.load(Ordering::Relaxed);
-            if before == after {
+            if self.seq.load(Ordering::Relaxed) == before {
                 return (value, before / 2);
             }
         }
@@ -97,6 +93,19 @@ mod tests {
         slot.store(9);
         assert_eq!(slot.load_with_count(), (9, 2));
         assert_eq!(slot.version(), 2);
+    }
+
+    #[test]
+    fn reader_does_not_wait_for_a_writer_stuck_mid_store() {
+        // Simulate a writer preempted after the first half of a store.
+        let slot = Latest::new(5u32);
+        slot.store(6);
+        slot.seq.store(5, Ordering::Release); // odd: copy 0 "being written"
+        assert_eq!(
+            slot.load_with_count(),
+            (6, 2),
+            "the stable copy is returned at once"
+        );
     }
 
     #[test]

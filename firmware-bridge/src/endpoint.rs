@@ -51,13 +51,14 @@ struct Shared {
 
 /// The robot side of the G1 low-level protocol.
 pub struct RobotEndpoint {
-    node: DdsNode,
     state_writer: TopicWriter<LowState>,
     imu_writer: TopicWriter<ImuStateMsg>,
     sport_writer: TopicWriter<SportModeState>,
     shared: Arc<Shared>,
     reader_thread: Option<JoinHandle<()>>,
     states_published: u64,
+    // Last: the participant must outlive its writers when dropped.
+    node: DdsNode,
 }
 
 const LOWCMD_TOKEN: mio::Token = mio::Token(1);

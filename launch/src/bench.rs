@@ -9,6 +9,21 @@ use tendon_bridge::hg::{LowCmd, LowState};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// Real-time run of the 500 Hz control loop against a robot endpoint over
+    /// DDS loopback; prints the wake-up error (period error) histogram.
+    Loop {
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 141)]
+        domain: u16,
+        #[arg(long, default_value = "lo")]
+        iface: String,
+        /// Run without SCHED_FIFO, pinning and mlockall (as a plain thread).
+        #[arg(long)]
+        no_rt: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// DDS round trip: our LowCmd → an echo peer → LowState back (peer copies
     /// LowCmd.reserve[0] into LowState.tick).
     DdsRtt {
@@ -28,6 +43,13 @@ pub enum BenchCommand {
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Loop {
+            seconds,
+            domain,
+            iface,
+            no_rt,
+            json,
+        } => loop_jitter(seconds, domain, &iface, no_rt, json),
         BenchCommand::DdsRtt {
             domain,
             iface,
@@ -110,6 +132,92 @@ fn dds_rtt(domain: u16, iface: &str, count: u32, discovery_s: f64, json: bool) -
         );
     } else {
         println!("dds round trip over {} samples ({lost} lost): p50 {p50:.1} µs, p99 {p99:.1} µs, max {max:.1} µs", rtts_us.len());
+    }
+    Ok(())
+}
+
+fn loop_jitter(seconds: f64, domain: u16, iface: &str, no_rt: bool, json: bool) -> Result<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tendon_bridge::endpoint::RobotEndpoint;
+    use tendon_bridge::link::{DdsLinkConfig, DdsRobotLink};
+    use tendon_control::runtime::RtConfig;
+    use tendon_control::{ControlLoop, Controller, ControllerConfig};
+    use tendon_core::{Clock, RobotLink};
+
+    let dds = DdsConfig::new(domain, Some(iface));
+    let stop = Arc::new(AtomicBool::new(false));
+    let robot = {
+        let (stop, dds) = (stop.clone(), dds.clone());
+        std::thread::spawn(move || -> Result<()> {
+            let mut endpoint = RobotEndpoint::open(&dds, Clock::Real)?;
+            let mut state = LowState {
+                mode_machine: 5,
+                ..LowState::default()
+            };
+            let start = Instant::now();
+            let mut next = start;
+            while !stop.load(Ordering::SeqCst) {
+                state.tick = start.elapsed().as_millis() as u32 + 1;
+                endpoint.publish_state(&mut state)?;
+                next += Duration::from_millis(2);
+                if let Some(w) = next.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(w);
+                }
+            }
+            Ok(())
+        })
+    };
+    let mut cfg = DdsLinkConfig::lowcmd(dds);
+    cfg.sole_writer_window = Duration::from_millis(300);
+    let link = Arc::new(DdsRobotLink::open(&cfg, Clock::Real)?);
+    if link.wait_for_state(Duration::from_secs(10)).is_none() {
+        stop.store(true, Ordering::SeqCst);
+        bail!("the in-process robot endpoint published no LowState on domain {domain} ({iface})");
+    }
+    let rt = if no_rt {
+        RtConfig {
+            fifo_priority: None,
+            cpu: None,
+            lock_memory: false,
+            ..RtConfig::default()
+        }
+    } else {
+        RtConfig::default()
+    };
+    let control = ControlLoop::spawn(
+        Controller::new(ControllerConfig::default()),
+        link.clone() as Arc<dyn RobotLink>,
+        rt,
+    )?;
+    std::thread::sleep(Duration::from_secs_f64(seconds));
+    let report = control.stop();
+    stop.store(true, Ordering::SeqCst);
+    let _ = robot.join();
+    let t = report.timing;
+    let us = |d: Duration| (d.as_secs_f64() * 1e7).round() / 10.0;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "impl": if no_rt { "tendon control loop (no RT settings)" } else { "tendon control loop" },
+                "calls": t.period_error.count,
+                "overruns": t.overruns,
+                "p50_us": us(t.period_error.p50),
+                "p99_us": us(t.period_error.p99),
+                "p999_us": us(t.period_error.p999),
+                "max_us": us(t.period_error.max),
+                "compute_p50_us": us(t.compute.p50),
+                "compute_p99_us": us(t.compute.p99),
+                "compute_max_us": us(t.compute.max),
+                "sched_fifo": format!("{:?}", report.rt.fifo),
+                "mlockall": format!("{:?}", report.rt.mlock),
+                "commands_sent": link.stats().commands_sent,
+            })
+        );
+    } else {
+        println!("{t}");
+        println!("rt settings: {:?}", report.rt);
     }
     Ok(())
 }

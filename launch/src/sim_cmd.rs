@@ -33,6 +33,14 @@ pub struct SimArgs {
     /// Print pelvis height, IMU, FSM and a knee's tracking every 0.2 s of sim time.
     #[arg(long)]
     trace: bool,
+    /// Run the robot (tendon sim --serve-dds) and the controller as two
+    /// processes talking DDS over loopback, in real time.
+    #[arg(long)]
+    over_dds: bool,
+    /// With --serve-dds: print the simulated pelvis height as JSON lines (ground
+    /// truth the robot does not report), for `--over-dds` to judge the run.
+    #[arg(long, hide = true)]
+    report_pelvis: bool,
     /// MuJoCo scene (default: the G1 installed by scripts/install-sim.sh).
     #[arg(long)]
     scene: Option<std::path::PathBuf>,
@@ -119,6 +127,9 @@ pub fn run(args: SimArgs) -> Result<()> {
     if args.serve_dds {
         return serve_dds(&args, &scene);
     }
+    if args.over_dds {
+        return run_over_dds(&args, &scene);
+    }
     run_in_process(&scene, args.realtime, args.trace)
 }
 
@@ -134,9 +145,19 @@ fn serve_dds(args: &SimArgs, scene: &std::path::Path) -> Result<()> {
     cfg.duration = args.duration.map(Duration::from_secs_f64);
     let signals = Arc::new(tendon_sim::ServeSignals::default());
     let relay = signals.clone();
+    let report_pelvis = args.report_pelvis;
     std::thread::spawn(move || {
+        let mut k = 0u64;
         while !stop.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(20));
+            k += 1;
+            if report_pelvis && k % 2 == 0 {
+                println!(
+                    "{{\"pelvis_m\": {:.4}, \"band\": {}}}",
+                    relay.pelvis_height_m(),
+                    relay.band_on()
+                );
+            }
         }
         relay.stop.store(true, Ordering::SeqCst);
     });
@@ -294,4 +315,150 @@ fn run_in_process(scene: &std::path::Path, realtime: bool, trace: bool) -> Resul
     }
     println!("OK: the G1 stood up, held, squatted, stood, sat and was damped");
     Ok(())
+}
+
+/// The scenario with the robot in a child process (`tendon sim --serve-dds`)
+/// and the real-time control loop here, over DDS loopback.
+fn run_over_dds(args: &SimArgs, scene: &std::path::Path) -> Result<()> {
+    use std::io::BufRead;
+    use tendon_bridge::dds::DdsConfig;
+    use tendon_bridge::link::{DdsLinkConfig, DdsRobotLink};
+    use tendon_control::runtime::RtConfig;
+    use tendon_control::ControlLoop;
+    use tendon_core::{Clock, Latest, RobotLink};
+
+    let total_s: f64 = SCENARIO.iter().map(|p| p.duration_s).sum();
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args([
+            "sim",
+            "--serve-dds",
+            "--report-pelvis",
+            "--iface",
+            &args.iface,
+        ])
+        .args([
+            "--domain",
+            &args.domain.to_string(),
+            "--duration",
+            &format!("{}", total_s + 20.0),
+        ])
+        .arg("--scene")
+        .arg(scene)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .context("starting the robot process (tendon sim --serve-dds)")?;
+    let pelvis = Arc::new(Latest::new((0.0f64, true)));
+    let reader = {
+        let pelvis = pelvis.clone();
+        let out = child.stdout.take().expect("piped");
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if let (Some(h), Some(b)) = (v["pelvis_m"].as_f64(), v["band"].as_bool()) {
+                        pelvis.store((h, b));
+                    }
+                }
+            }
+        })
+    };
+    let result = (|| -> Result<()> {
+        let mut cfg = DdsLinkConfig::lowcmd(DdsConfig::new(args.domain, Some(&args.iface)));
+        cfg.sole_writer_window = Duration::from_millis(500);
+        let link = Arc::new(DdsRobotLink::open(&cfg, Clock::Real)?);
+        link.wait_for_state(Duration::from_secs(20))
+            .context("the robot process published no LowState within 20 s")?;
+        let control = ControlLoop::spawn(
+            Controller::new(ControllerConfig::default()),
+            link.clone() as Arc<dyn RobotLink>,
+            RtConfig::default(),
+        )?;
+        let mut failures = Vec::new();
+        println!(
+            "tendon sim --over-dds: robot and controller in two processes, DDS domain {} on {}",
+            args.domain, args.iface
+        );
+        println!(
+            "{:<24} {:>9} {:>9} {:>9} {:>14}",
+            "phase", "pelvis min", "max", "end", "worst track"
+        );
+        for phase in SCENARIO {
+            control.commands().request_fsm(phase.fsm);
+            let start = Instant::now();
+            let mut rep = PhaseReport {
+                pelvis_min_m: f64::MAX,
+                pelvis_max_m: f64::MIN,
+                ..PhaseReport::default()
+            };
+            while start.elapsed().as_secs_f64() < phase.duration_s {
+                std::thread::sleep(Duration::from_millis(20));
+                let (h, band) = pelvis.load();
+                rep.pelvis_min_m = rep.pelvis_min_m.min(h);
+                rep.pelvis_max_m = rep.pelvis_max_m.max(h);
+                let left = phase.duration_s - start.elapsed().as_secs_f64();
+                let st = control.status();
+                if left <= 1.0 && st.last_targets.motors[0].kp > 0.0 {
+                    if let Some(s) = link.latest_state() {
+                        for i in 0..29 {
+                            rep.worst_tracking_rad = rep
+                                .worst_tracking_rad
+                                .max((st.last_targets.motors[i].q_rad - s.motors[i].q_rad).abs());
+                        }
+                    }
+                }
+                if phase.must_stand
+                    && !band
+                    && left <= phase.duration_s - 1.0
+                    && h < 0.7
+                    && !rep.fell
+                {
+                    rep.fell = true;
+                    failures.push(format!(
+                        "{}: pelvis at {h:.3} m (< 0.7 m) while standing",
+                        phase.name
+                    ));
+                }
+            }
+            rep.pelvis_end_m = pelvis.load().0;
+            if let Some(Err(e)) = control.status().last_fsm_result {
+                failures.push(format!("{}: {e}", phase.name));
+            }
+            println!(
+                "{:<24} {:>8.3}m {:>8.3}m {:>8.3}m {:>11.4} rad",
+                phase.name,
+                rep.pelvis_min_m,
+                rep.pelvis_max_m,
+                rep.pelvis_end_m,
+                rep.worst_tracking_rad
+            );
+        }
+        let report = control.stop();
+        println!("control loop (real time, over DDS):\n{}", report.timing);
+        println!("link: {:?}", link.detailed_stats());
+        if report.counters.safety.total_trips() > 0 {
+            let trips: Vec<String> = ALL_TRIP_CAUSES
+                .iter()
+                .filter(|c| report.counters.safety.trips(**c) > 0)
+                .map(|c| c.name().to_string())
+                .collect();
+            failures.push(format!("unexpected safety trips: {}", trips.join(", ")));
+        } else {
+            println!("safety trips: none");
+        }
+        if !failures.is_empty() {
+            for f in &failures {
+                eprintln!("FAIL {f}");
+            }
+            bail!(
+                "the scenario over DDS failed ({} problems above)",
+                failures.len()
+            );
+        }
+        println!("OK: over DDS, the G1 stood up, held, squatted, stood, sat and was damped");
+        Ok(())
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    result
 }
