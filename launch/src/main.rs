@@ -3,6 +3,7 @@
 
 mod bench;
 mod bridge;
+mod record;
 mod run_cmd;
 mod sim_cmd;
 

@@ -30,6 +30,10 @@ pub struct SimArgs {
     /// Pace the in-process run to the wall clock.
     #[arg(long)]
     realtime: bool,
+    /// Record LowState, LowCmd, FSM events, safety events and timing to an MCAP file
+    /// (in-process runs).
+    #[arg(long)]
+    record: Option<std::path::PathBuf>,
     /// Print pelvis height, IMU, FSM and a knee's tracking every 0.2 s of sim time.
     #[arg(long)]
     trace: bool,
@@ -130,7 +134,7 @@ pub fn run(args: SimArgs) -> Result<()> {
     if args.over_dds {
         return run_over_dds(&args, &scene);
     }
-    run_in_process(&scene, args.realtime, args.trace)
+    run_in_process(&scene, args.realtime, args.trace, args.record.as_deref())
 }
 
 fn serve_dds(args: &SimArgs, scene: &std::path::Path) -> Result<()> {
@@ -171,7 +175,17 @@ fn serve_dds(args: &SimArgs, scene: &std::path::Path) -> Result<()> {
     Ok(())
 }
 
-fn run_in_process(scene: &std::path::Path, realtime: bool, trace: bool) -> Result<()> {
+fn run_in_process(
+    scene: &std::path::Path,
+    realtime: bool,
+    trace: bool,
+    record: Option<&std::path::Path>,
+) -> Result<()> {
+    let recorder = record
+        .map(|p| crate::record::Recorder::create(p, 4096))
+        .transpose()?;
+    let mut last_fsm = FsmId::Damp;
+    let mut last_trip = None;
     let load_start = Instant::now();
     let mut sim = G1Sim::load(scene)?;
     eprintln!(
@@ -210,6 +224,32 @@ fn run_in_process(scene: &std::path::Path, realtime: bool, trace: bool) -> Resul
                 compute_ns = t0.elapsed().as_nanos() as u64;
             });
             timing.record(0, compute_ns);
+            if let Some(rec) = &recorder {
+                use crate::record::RecordEvent;
+                let st = status.load();
+                rec.record(RecordEvent::LowState {
+                    at: st.at,
+                    state: Box::new(sim.low_state()),
+                });
+                rec.record(RecordEvent::LowCmd {
+                    at: st.at,
+                    targets: Box::new(st.last_targets),
+                });
+                if st.fsm != last_fsm {
+                    rec.record(RecordEvent::Fsm {
+                        at: st.at,
+                        from: last_fsm,
+                        to: st.fsm,
+                    });
+                    last_fsm = st.fsm;
+                }
+                if st.tripped != last_trip {
+                    if let Some(trip) = st.tripped {
+                        rec.record(RecordEvent::Safety { at: st.at, trip });
+                    }
+                    last_trip = st.tripped;
+                }
+            }
             if realtime {
                 let due = wall_start + Duration::from_secs_f64(sim.sim_time() - sim_start_s);
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -303,6 +343,19 @@ fn run_in_process(scene: &std::path::Path, realtime: bool, trace: bool) -> Resul
         st.counters.safety.non_finite_rejected,
         sim.stats()
     );
+    if let Some(rec) = recorder {
+        rec.record(crate::record::RecordEvent::Timing {
+            at: status.load().at,
+            summary: timing.summary(),
+        });
+        let stats = rec.finish()?;
+        println!(
+            "recorded {} messages ({} dropped) to {}",
+            stats.written,
+            stats.dropped,
+            record.unwrap().display()
+        );
+    }
     // The scenario never asks for an e-stop, and a correct run trips nothing.
     if st.counters.safety.total_trips() > 0 {
         failures.push(format!("unexpected safety trips: {}", trips.join(", ")));
