@@ -2,25 +2,9 @@
 //! (Python `mcap`, from the peers venv) reads back: every channel, the FSM
 //! events in order, and one LowState and LowCmd per control cycle.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn peers_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TENDON_PEERS_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
-    let cache = std::env::var_os("TENDON_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home.join(".cache/tendon"));
-    let py = cache.join("peers-venv/bin/python");
-    assert!(
-        py.exists(),
-        "the Python peers (with mcap) are not installed ({}); run scripts/test.sh",
-        py.display()
-    );
-    py
-}
+use std::process::Command;
 
 const READER: &str = r#"
 import json, sys
@@ -58,7 +42,7 @@ fn recording_is_readable_by_python_mcap() {
     );
     assert!(stdout.contains("(0 dropped)"), "{stdout}");
 
-    let read = Command::new(peers_python())
+    let read = Command::new(common::peers_python())
         .arg("-c")
         .arg(READER)
         .arg(&path)

@@ -2,6 +2,8 @@
 //! `tendon sim --serve-dds` on domain 0 over loopback: it commands a crouched
 //! stand, and the simulated joints track it.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,23 +11,6 @@ use std::time::{Duration, Instant};
 use tendon_bridge::dds::{DdsConfig, DdsNode};
 use tendon_bridge::link::StateSubscriber;
 use tendon_core::Clock;
-
-fn peers_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("TENDON_PEERS_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
-    let cache = std::env::var_os("TENDON_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home.join(".cache/tendon"));
-    let py = cache.join("peers-venv/bin/python");
-    assert!(
-        py.exists(),
-        "Unitree SDK peers are not installed ({}); run scripts/test.sh",
-        py.display()
-    );
-    py
-}
 
 struct KillOnDrop(std::process::Child);
 
@@ -63,7 +48,7 @@ fn unitree_cpp_sdk_drives_tendon_sim_on_domain_0() {
     assert_eq!(first.mode_machine, 5);
 
     let started = Instant::now();
-    let out = Command::new(peers_python())
+    let out = Command::new(common::peers_python())
         .arg(
             PathBuf::from(env!("CARGO_MANIFEST_DIR"))
                 .join("../firmware-bridge/tests/peers/cpp_controller.py"),

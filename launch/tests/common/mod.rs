@@ -1,0 +1,22 @@
+//! Shared by the launch crate's integration tests.
+
+use std::path::PathBuf;
+
+/// The Python of the third-party peers venv (Unitree's SDKs, `mcap`):
+/// `TENDON_PEERS_PYTHON`, else the default venv. Missing peers fail the test.
+pub fn peers_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("TENDON_PEERS_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
+    let cache = std::env::var_os("TENDON_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join(".cache/tendon"));
+    let py = cache.join("peers-venv/bin/python");
+    assert!(
+        py.exists(),
+        "the Python peers are not installed ({}); run scripts/test.sh",
+        py.display()
+    );
+    py
+}
