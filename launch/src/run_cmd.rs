@@ -162,6 +162,13 @@ fn run_low_level(file: &LaunchFile, dds: DdsConfig, stop: &AtomicBool) -> Result
         &DdsLinkConfig::lowcmd(dds),
         Clock::Real,
     )?);
+    if link.wait_for_state(Duration::from_secs(10)).is_none() {
+        bail!(
+            "no LowState on domain {} ({}) within 10 s; is the robot (or `tendon sim --serve-dds`) running, and are robot.iface/robot.domain right?",
+            file.robot.domain,
+            file.robot.iface
+        );
+    }
     let controller = Controller::new(ControllerConfig {
         safety: file.safety_config(),
         ..ControllerConfig::default()
@@ -196,8 +203,15 @@ fn run_low_level(file: &LaunchFile, dds: DdsConfig, stop: &AtomicBool) -> Result
             }
             other => match other.parse::<FsmId>() {
                 Ok(fsm) => {
+                    // The loop answers on its next cycle; wait for two to pass.
+                    let before = control.status().counters.cycles;
                     control.commands().request_fsm(fsm);
-                    std::thread::sleep(Duration::from_millis(20));
+                    let asked = std::time::Instant::now();
+                    while control.status().counters.cycles < before + 2
+                        && asked.elapsed() < Duration::from_millis(500)
+                    {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
                     match control.status().last_fsm_result {
                         Some(Ok(f)) => println!("fsm → {f}"),
                         Some(Err(e)) => println!("{e}"),
