@@ -13,4 +13,9 @@ TENDON_PEERS_PYTHON=$(scripts/install-peers.sh | tail -n 1)
 export TENDON_PEERS_PYTHON
 echo "[test] Unitree SDK peers: $TENDON_PEERS_PYTHON" >&2
 
-cargo test --workspace --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+# One closing line for the whole suite (cargo's last line is a doc-test run
+# that may well have 0 tests).
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
