@@ -1,42 +1,19 @@
 //! The real-time thread: it runs at 500 Hz on absolute deadlines, reports
 //! its timing, reacts to an e-stop within a cycle and damps on exit.
 
+mod common;
+
+use common::FakeLinkForTest;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tendon_control::runtime::RtConfig;
 use tendon_control::{ControlLoop, Controller, ControllerConfig};
-use tendon_core::{
-    Clock, FsmId, Latest, LinkError, LinkStats, MotorTargets, RobotLink, RobotState,
-};
-
-/// A link whose state is always fresh: a stand-in for the robot in this test only.
-struct FreshStateLinkForTest {
-    sent: Latest<MotorTargets>,
-}
-
-impl RobotLink for FreshStateLinkForTest {
-    fn latest_state(&self) -> Option<RobotState> {
-        Some(RobotState {
-            received_at: Clock::Real.now(),
-            mode_machine: 5,
-            ..RobotState::default()
-        })
-    }
-    fn send(&self, targets: &MotorTargets) -> Result<(), LinkError> {
-        self.sent.store(*targets);
-        Ok(())
-    }
-    fn stats(&self) -> LinkStats {
-        LinkStats::default()
-    }
-}
+use tendon_core::{Clock, FsmId, MotorTargets};
 
 #[test]
 fn loop_runs_at_500_hz_reports_timing_and_damps_on_e_stop_and_exit() {
-    let link = Arc::new(FreshStateLinkForTest {
-        sent: Latest::new(MotorTargets::default()),
-    });
+    let link = Arc::new(FakeLinkForTest::new(true));
     let rt = RtConfig {
         fifo_priority: None,
         lock_memory: false,

@@ -2,6 +2,9 @@
 //! torque, stand up, start with chunks (including a NaN chunk), chunk expiry
 //! and a safety trip, counted by a global allocator.
 
+mod common;
+
+use common::FakeLinkForTest;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,9 +13,7 @@ use std::time::Duration;
 use tendon_control::producer::ScriptedProducer;
 use tendon_control::{ControlCommands, Controller, ControllerConfig, LoopBody};
 use tendon_core::poses::STAND;
-use tendon_core::{
-    FsmId, Latest, LinkError, LinkStats, MonoTime, MotorTargets, RobotLink, RobotState,
-};
+use tendon_core::{FsmId, MonoTime, MotorTargets, RobotState};
 
 struct CountingAllocator;
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
@@ -34,32 +35,9 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
-/// A link that holds one state and records the last command: a stand-in for
-/// the robot inside this test only.
-struct FakeLinkForTest {
-    state: Latest<RobotState>,
-    sent: Latest<MotorTargets>,
-}
-
-impl RobotLink for FakeLinkForTest {
-    fn latest_state(&self) -> Option<RobotState> {
-        Some(self.state.load())
-    }
-    fn send(&self, targets: &MotorTargets) -> Result<(), LinkError> {
-        self.sent.store(*targets);
-        Ok(())
-    }
-    fn stats(&self) -> LinkStats {
-        LinkStats::default()
-    }
-}
-
 #[test]
 fn ten_thousand_cycles_allocate_nothing() {
-    let link = Arc::new(FakeLinkForTest {
-        state: Latest::new(RobotState::default()),
-        sent: Latest::new(MotorTargets::damping()),
-    });
+    let link = Arc::new(FakeLinkForTest::new(false));
     let commands = Arc::new(ControlCommands::default());
     let mut body = LoopBody::new(
         Controller::new(ControllerConfig::default()),

@@ -1,23 +1,16 @@
 //! `tendon run --config FILE` against `tendon sim --serve-dds`: the operator
 //! console requests FSM states, an e-stop damps, quit stops the loop.
 
+mod common;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn daemon_console_drives_the_simulated_robot_and_estop_damps() {
     let tendon = env!("CARGO_BIN_EXE_tendon");
-    let _robot = KillOnDrop(
+    let _robot = common::KillOnDrop(
         Command::new(tendon)
             .args([
                 "sim",

@@ -12,15 +12,6 @@ use tendon_bridge::dds::{DdsConfig, DdsNode};
 use tendon_bridge::link::StateSubscriber;
 use tendon_core::Clock;
 
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn unitree_cpp_sdk_drives_tendon_sim_on_domain_0() {
     let sim = Command::new(env!("CARGO_BIN_EXE_tendon"))
@@ -38,7 +29,7 @@ fn unitree_cpp_sdk_drives_tendon_sim_on_domain_0() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let _sim = KillOnDrop(sim);
+    let _sim = common::KillOnDrop(sim);
     // Wait until the simulated robot publishes (the model takes ~2 s to load).
     let node = DdsNode::new(&DdsConfig::new(0, Some("lo"))).unwrap();
     let watcher = StateSubscriber::spawn(&node, Clock::Real).unwrap();

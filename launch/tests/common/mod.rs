@@ -1,4 +1,6 @@
-//! Shared by the launch crate's integration tests.
+//! Shared by the launch crate's integration tests (each test file uses part of it).
+
+#![allow(dead_code)]
 
 use std::path::PathBuf;
 
@@ -19,4 +21,15 @@ pub fn peers_python() -> PathBuf {
         py.display()
     );
     py
+}
+
+/// A child process (e.g. `tendon sim --serve-dds`) that is killed when the
+/// test ends, also when it panics.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
