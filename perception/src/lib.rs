@@ -1,0 +1,1 @@
+//! tendon-perception (being built).

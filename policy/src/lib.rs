@@ -1,0 +1,1 @@
+//! tendon-policy (being built).

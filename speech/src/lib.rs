@@ -1,0 +1,1 @@
+//! tendon-speech (being built).
