@@ -1,1 +1,7 @@
-//! tendon-policy (being built).
+//! tendon-policy: the quantized transformer policy engine (see README.md).
+
+pub mod error;
+pub mod quant;
+pub mod rng;
+
+pub use error::{PolicyError, Result};

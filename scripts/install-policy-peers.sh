@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Peers for tendon-policy's tests: PyPI `gguf` (GGUF writer and reference
+# quantizers) and `llama-cpp-python` built from source (llama.cpp compiled for
+# this CPU by pip via cmake). Idempotent: an existing venv with both packages
+# importable is reused. Prints the venv's python as its last line.
+set -euo pipefail
+VENV="${TENDON_POLICY_VENV:-$HOME/.cache/tendon/policy-venv}"
+GGUF_VERSION=0.19.0
+LLAMA_CPP_PYTHON_VERSION=0.3.36
+
+if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq cmake g++ >/dev/null
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+if ! "$PY" -c "import gguf, numpy" 2>/dev/null; then
+  "$PY" -m pip install -q "gguf==$GGUF_VERSION" numpy >&2
+fi
+if ! "$PY" -c "import llama_cpp" 2>/dev/null; then
+  start=$(date +%s)
+  echo "[install-policy-peers] building llama-cpp-python $LLAMA_CPP_PYTHON_VERSION from source (several minutes)" >&2
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" CMAKE_ARGS="-DLLAMA_CURL=OFF -DGGML_NATIVE=ON" \
+    "$PY" -m pip install -q --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2
+  echo "[install-policy-peers] llama-cpp-python built in $(( $(date +%s) - start )) s" >&2
+fi
+echo "$PY"
