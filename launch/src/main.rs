@@ -3,6 +3,8 @@
 
 mod bench;
 mod bridge;
+mod listen_cmd;
+mod models_cmd;
 mod record;
 mod run_cmd;
 mod sim_cmd;
@@ -40,6 +42,13 @@ enum Command {
         #[command(subcommand)]
         command: bench::BenchCommand,
     },
+    /// Spoken operator commands from a WAV file or the microphone.
+    Listen(listen_cmd::ListenArgs),
+    /// Model files: import, inspect, train.
+    Models {
+        #[command(subcommand)]
+        command: models_cmd::ModelsCommand,
+    },
 }
 
 fn main() {
@@ -52,6 +61,8 @@ fn main() {
     let result = match cli.command {
         Command::Bridge { command } => bridge::run(command),
         Command::Bench { command } => bench::run(command),
+        Command::Listen(args) => listen_cmd::run(args),
+        Command::Models { command } => models_cmd::run(command),
         Command::Sim(args) => sim_cmd::run(args),
         Command::Run { config } => run_cmd::run(&config),
     };

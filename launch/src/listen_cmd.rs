@@ -1,0 +1,104 @@
+//! `tendon listen`: spoken operator commands from a WAV file or the
+//! microphone, one line per utterance (transcript, intent, confidence, end of
+//! speech → intent latency), or one JSON object per line with `--json`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use tendon_speech::asr::{default_model_path, AsrConfig, Recognizer};
+use tendon_speech::source::{AudioSource, WavSource};
+use tendon_speech::{CommandListener, CommandResult, VadConfig};
+
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["wav", "mic"])))]
+pub struct ListenArgs {
+    /// A WAV file (any rate, any channel count; resampled to 16 kHz mono).
+    #[arg(long)]
+    wav: Option<PathBuf>,
+    /// The default microphone (needs a build with `--features audio-device`).
+    #[arg(long)]
+    mic: bool,
+    /// One JSON object per utterance and line.
+    #[arg(long)]
+    json: bool,
+    /// ggml Whisper model [default: $TENDON_WHISPER_MODEL or
+    /// ~/.cache/tendon/whisper/ggml-tiny.en.bin].
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// whisper.cpp threads.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn print_result(r: &CommandResult, json: bool) {
+    if json {
+        let line = serde_json::json!({
+            "transcript": r.transcript,
+            "intent": r.intent.intent.as_str(),
+            "confidence": r.intent.confidence,
+            "speech_end_ms": r.speech_end_ms,
+            "latency_ms": r.latency_ms,
+        });
+        println!("{line}");
+    } else {
+        println!(
+            "[{:>8.0} ms] {:<14} conf {:.2}  latency {:>5.0} ms (asr {:.0} ms)  \"{}\"",
+            r.speech_end_ms,
+            r.intent.intent.as_str(),
+            r.intent.confidence,
+            r.latency_ms,
+            r.compute_ms,
+            r.transcript
+        );
+    }
+}
+
+pub fn run(args: ListenArgs) -> Result<()> {
+    let mut source: Box<dyn AudioSource> = if let Some(path) = &args.wav {
+        Box::new(WavSource::open(path)?)
+    } else {
+        open_mic()?
+    };
+    let model = args.model.clone().unwrap_or_else(default_model_path);
+    let mut config = AsrConfig::default();
+    if let Some(t) = args.threads {
+        config.n_threads = t.max(1);
+    }
+    let load_started = Instant::now();
+    let asr = Recognizer::load(&model, config)?;
+    if !args.json {
+        eprintln!(
+            "loaded {} in {:.0} ms",
+            model.display(),
+            load_started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    let mut listener = CommandListener::new(asr, VadConfig::default());
+    let mut chunk = Vec::new();
+    let mut report = |r: CommandResult| print_result(&r, args.json);
+    loop {
+        chunk.clear();
+        let more = source.read_chunk(&mut chunk).context("reading audio")?;
+        listener.push(&chunk, &mut report)?;
+        if !more {
+            break;
+        }
+    }
+    listener.finish(&mut report)?;
+    Ok(())
+}
+
+#[cfg(feature = "audio-device")]
+fn open_mic() -> Result<Box<dyn AudioSource>> {
+    Ok(Box::new(tendon_speech::source::MicSource::open_default()?))
+}
+
+#[cfg(not(feature = "audio-device"))]
+fn open_mic() -> Result<Box<dyn AudioSource>> {
+    bail!(
+        "this tendon was built without microphone support; rebuild with \
+         `cargo build -p tendon --features audio-device` (needs Debian's libasound2-dev)"
+    )
+}
