@@ -4,6 +4,7 @@
 //! combine into one cycle (`controller`); `runtime` is the thin real-time
 //! thread that runs it against any `RobotLink`.
 
+pub mod arm_sdk;
 pub mod blend;
 pub mod controller;
 pub mod fsm;
@@ -12,5 +13,6 @@ pub mod runtime;
 pub mod safety;
 pub mod timing;
 
-pub use controller::{Controller, ControllerConfig, CycleInputs, CycleOutput};
+pub use arm_sdk::ArmRequest;
+pub use controller::{CommandScope, Controller, ControllerConfig, CycleInputs, CycleOutput};
 pub use runtime::{ControlCommands, ControlLoop, LoopBody, RtConfig};

@@ -5,13 +5,14 @@
 //! (chunks, FSM requests, e-stop) arrive through lock-free slots and atomics;
 //! the cycle does no I/O except `RobotLink::send`, and allocates nothing.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tendon_core::{ActionChunk, Clock, FsmId, Latest, MonoTime, MotorTargets, RobotLink};
 
+use crate::arm_sdk::ArmRequest;
 use crate::controller::{Controller, ControllerCounters, CycleInputs};
 use crate::fsm::TransitionRefused;
 use crate::safety::Trip;
@@ -125,6 +126,8 @@ pub struct ControlCommands {
     /// `(sequence << 32) | fsm id`; 0 means none pending.
     fsm_request: AtomicU64,
     fsm_seq: AtomicU64,
+    /// 0 none, 1 engage, 2 release.
+    arm_request: AtomicU8,
     e_stop: AtomicBool,
     reset: AtomicBool,
     stop: AtomicBool,
@@ -141,6 +144,7 @@ impl Default for ControlCommands {
             }),
             fsm_request: AtomicU64::new(0),
             fsm_seq: AtomicU64::new(0),
+            arm_request: AtomicU8::new(0),
             e_stop: AtomicBool::new(false),
             reset: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -157,6 +161,15 @@ impl ControlCommands {
         let seq = self.fsm_seq.fetch_add(1, Ordering::Relaxed) + 1;
         self.fsm_request
             .store((seq << 32) | fsm.id() as u64, Ordering::Release);
+    }
+
+    /// Take (ramp in) or release (ramp out) the upper body on `rt/arm_sdk`.
+    pub fn request_arms(&self, request: ArmRequest) {
+        let raw = match request {
+            ArmRequest::Engage => 1,
+            ArmRequest::Release => 2,
+        };
+        self.arm_request.store(raw, Ordering::Release);
     }
 
     /// Latched until `reset`: damping on the next cycle.
@@ -185,6 +198,8 @@ pub struct ControlStatus {
     pub last_fsm_result: Option<Result<FsmId, TransitionRefused>>,
     pub last_targets: MotorTargets,
     pub link_errors: u64,
+    /// The `rt/arm_sdk` blend weight last sent (0 on `rt/lowcmd`).
+    pub arm_weight: f32,
 }
 
 /// One loop iteration without the sleeping, so tests and the simulator can
@@ -214,6 +229,7 @@ impl LoopBody {
             last_fsm_result: None,
             last_targets: MotorTargets::damping(),
             link_errors: 0,
+            arm_weight: 0.0,
         }));
         let chunk_version = commands.chunk.version();
         let chunk = commands.chunk.load();
@@ -260,6 +276,11 @@ impl LoopBody {
             fsm_request,
             e_stop: self.commands.e_stop.load(Ordering::Acquire),
             reset: self.commands.reset.swap(false, Ordering::AcqRel),
+            arm_request: match self.commands.arm_request.swap(0, Ordering::AcqRel) {
+                1 => Some(ArmRequest::Engage),
+                2 => Some(ArmRequest::Release),
+                _ => None,
+            },
         });
         if out.fsm_result.is_some() {
             self.last_fsm_result = out.fsm_result;
@@ -275,6 +296,7 @@ impl LoopBody {
             last_fsm_result: self.last_fsm_result,
             last_targets: out.targets,
             link_errors: self.link_errors,
+            arm_weight: out.arm_weight,
         });
     }
 

@@ -3,10 +3,16 @@
 //! trips into the damping state (kp 0, kd 8) on stale state, expired chunks,
 //! Unitree's termination conditions or an e-stop. A trip latches until the
 //! operator resets it. Nothing here allocates.
+//!
+//! On `rt/arm_sdk` (high-level mode) the same checks apply to the upper
+//! body. There the damping command carries blend weight 0, which hands the
+//! arms back to the robot's locomotion at once; the daemon then asks the
+//! locomotion service for its damping state (FSM 1), so that a fault ends in
+//! damping there too.
 
 use std::time::Duration;
 
-use tendon_core::joints::{ALL_JOINTS, NUM_BODY_JOINTS};
+use tendon_core::joints::{ALL_JOINTS, ARM_SDK_WEIGHT_SLOT, NUM_BODY_JOINTS};
 use tendon_core::{MonoTime, MotorTargets, RobotState};
 
 /// Limits and thresholds. Defaults follow design.md and Unitree's deploy code
@@ -144,6 +150,10 @@ pub struct SafetyInputs {
     /// motion (tilt, velocities) are checked only then, since a damped or
     /// limp robot is already in the safe sink.
     pub active: bool,
+    /// `Some(weight)` when the command goes to `rt/arm_sdk`: only the upper
+    /// body (slots 12–28) is commanded, leg slots stay inert, and slot 29
+    /// carries the blend weight. `None` for `rt/lowcmd` (the whole body).
+    pub arm_sdk_weight: Option<f32>,
 }
 
 /// Counters for reports.
@@ -338,7 +348,8 @@ impl SafetyLayer {
             };
         }
         let mut out = *desired;
-        if !out.all_finite() {
+        let weight_ok = inputs.arm_sdk_weight.is_none_or(f32::is_finite);
+        if !out.all_finite() || !weight_ok {
             // A NaN never reaches a motor: repeat the last safe command.
             self.counters.non_finite_rejected += 1;
             out = self.last_output.unwrap_or_else(MotorTargets::damping);
@@ -351,9 +362,19 @@ impl SafetyLayer {
         for (slot, m) in out.motors.iter_mut().enumerate() {
             m.kp = m.kp.clamp(0.0, c.max_kp);
             m.kd = m.kd.clamp(0.0, c.max_kd);
-            let Some(joint) = tendon_core::JointIndex::from_slot(slot) else {
-                // Slots 29–34 drive no motor on the G1: keep them inert.
+            let joint = tendon_core::JointIndex::from_slot(slot);
+            let commanded = match (joint, inputs.arm_sdk_weight) {
+                (Some(j), None) => Some(j),
+                (Some(j), Some(_)) if j.is_upper_body() => Some(j),
+                _ => None,
+            };
+            let Some(joint) = commanded else {
+                // Slots 29–34 drive no motor on the G1, and on rt/arm_sdk
+                // the legs belong to the robot's locomotion: keep them inert.
                 *m = tendon_core::MotorTarget::default();
+                if let (ARM_SDK_WEIGHT_SLOT, Some(w)) = (slot, inputs.arm_sdk_weight) {
+                    m.q_rad = w.clamp(0.0, 1.0);
+                }
                 continue;
             };
             let l = joint.limits();
@@ -422,6 +443,7 @@ mod tests {
         chunk_expired_since: None,
         battery_percent: None,
         active: true,
+        arm_sdk_weight: None,
     };
 
     fn is_damping(t: &MotorTargets) -> bool {
@@ -625,6 +647,61 @@ mod tests {
         assert_eq!(out.tripped.map(|t| t.cause), Some(TripCause::ChunkExpired));
         assert!(is_damping(&out.targets));
         assert_eq!(s.trip_log().recent().count(), 1);
+    }
+
+    #[test]
+    fn arm_sdk_commands_only_the_upper_body_and_carries_the_clamped_weight() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let st = standing_state(ms(0));
+        let desired = crate::fsm::hold_targets(&STAND, &tendon_core::poses::ARM_SDK_GAINS);
+        for (weight, sent) in [(0.4, 0.4), (1.7, 1.0), (-0.2, 0.0)] {
+            let inputs = SafetyInputs {
+                arm_sdk_weight: Some(weight),
+                ..ACTIVE
+            };
+            let out = s.apply(ms(0), Some(&st), &desired, &inputs).targets;
+            assert_eq!(out.motors[ARM_SDK_WEIGHT_SLOT].q_rad, sent);
+            for slot in 0..12 {
+                assert_eq!(
+                    out.motors[slot],
+                    tendon_core::MotorTarget::default(),
+                    "leg {slot}"
+                );
+            }
+            for slot in 12..29 {
+                assert_eq!(out.motors[slot], desired.motors[slot], "upper body {slot}");
+                assert_eq!(out.motors[slot].kp, 60.0);
+            }
+        }
+    }
+
+    #[test]
+    fn arm_sdk_rejects_a_nan_weight_and_damps_with_weight_zero() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let st = standing_state(ms(0));
+        let desired = crate::fsm::hold_targets(&STAND, &tendon_core::poses::ARM_SDK_GAINS);
+        let good = SafetyInputs {
+            arm_sdk_weight: Some(0.5),
+            ..ACTIVE
+        };
+        let first = s.apply(ms(0), Some(&st), &desired, &good).targets;
+        let bad = SafetyInputs {
+            arm_sdk_weight: Some(f32::NAN),
+            ..ACTIVE
+        };
+        let out = s.apply(ms(2), Some(&standing_state(ms(2))), &desired, &bad);
+        assert_eq!(out.targets, first, "the last safe command repeats");
+        assert_eq!(s.counters().non_finite_rejected, 1);
+        let stop = SafetyInputs {
+            e_stop: true,
+            ..good
+        };
+        let out = s.apply(ms(4), Some(&standing_state(ms(4))), &desired, &stop);
+        assert!(is_damping(&out.targets));
+        assert_eq!(
+            out.targets.motors[ARM_SDK_WEIGHT_SLOT].q_rad, 0.0,
+            "a trip hands the arms back to the locomotion"
+        );
     }
 
     #[test]

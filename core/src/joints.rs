@@ -53,6 +53,14 @@ pub enum JointIndex {
 /// Number of body joints on the 29-DoF G1.
 pub const NUM_BODY_JOINTS: usize = 29;
 
+/// The first upper-body slot (waist yaw). `rt/arm_sdk` drives slots 12–28,
+/// the waist and both arms, while the robot's locomotion keeps the legs.
+pub const FIRST_UPPER_BODY_SLOT: usize = 12;
+
+/// On `rt/arm_sdk`, `motor_cmd[29].q` carries the blend weight between the
+/// robot's locomotion (0) and our upper-body targets (1) (g1-protocol.md §2).
+pub const ARM_SDK_WEIGHT_SLOT: usize = 29;
+
 use JointIndex::*;
 
 /// All 29 joints in slot order.
@@ -121,6 +129,11 @@ impl JointIndex {
         } else {
             None
         }
+    }
+
+    /// Waist or arm: a joint that `rt/arm_sdk` may drive.
+    pub const fn is_upper_body(self) -> bool {
+        self.slot() >= FIRST_UPPER_BODY_SLOT
     }
 
     /// URDF limits of this joint.

@@ -102,6 +102,11 @@ pub const STAND_GAINS: Gains = gains(
     (40.0, 1.0),
 );
 
+/// Upper-body gains on `rt/arm_sdk`, as Unitree's arm SDK example uses them
+/// (kp 60, kd 1.5 on waist and arms). Leg slots carry none: the robot's
+/// locomotion owns the legs in that mode.
+pub const ARM_SDK_GAINS: Gains = gains([0.0; 6], [0.0; 6], (60.0, 1.5), (60.0, 1.5));
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,11 +4,12 @@
 //! robot's internal controller would apply: damp → kp 0 kd 8, zero torque →
 //! nothing, stand up → ramp to a stand, squat/sit → ramp to SQUAT/SIT, start →
 //! hold the stand (`STAND`). There is no walking policy: velocity commands are stored and
-//! acknowledged, but the robot stands still.
+//! acknowledged, but the robot stands still. While a locomotion FSM runs,
+//! `blend_arm_sdk` mixes an `rt/arm_sdk` command into these targets.
 
 use tendon_bridge::loco::api;
 use tendon_bridge::rpc::{RpcCode, RpcReply};
-use tendon_core::joints::NUM_BODY_JOINTS;
+use tendon_core::joints::{ARM_SDK_WEIGHT_SLOT, FIRST_UPPER_BODY_SLOT, NUM_BODY_JOINTS};
 use tendon_core::poses::{JointPose, SIT, SQUAT, STAND, STAND_GAINS};
 use tendon_core::{FsmId, MotorTarget, MotorTargets};
 
@@ -379,6 +380,32 @@ fn json_f64_array3(json: &str, key: &str) -> Option<[f64; 3]> {
     (n == 3).then_some(out)
 }
 
+/// The robot's locomotion blending an `rt/arm_sdk` command into its own
+/// targets (g1-protocol.md §2, §4): on the waist and arm slots each field
+/// becomes `w · arm + (1 − w) · locomotion`, with `w = motor_cmd[29].q`
+/// clamped to 0..=1; the legs stay the locomotion's. A command with a
+/// NaN/Inf anywhere is ignored, as the firmware ignores one on `rt/lowcmd`.
+pub fn blend_arm_sdk(locomotion: &MotorTargets, arm: &MotorTargets) -> MotorTargets {
+    if !arm.all_finite() {
+        return *locomotion;
+    }
+    let w = arm.motors[ARM_SDK_WEIGHT_SLOT].q_rad.clamp(0.0, 1.0);
+    let mut out = *locomotion;
+    for slot in FIRST_UPPER_BODY_SLOT..NUM_BODY_JOINTS {
+        let (l, a) = (locomotion.motors[slot], arm.motors[slot]);
+        let mix = |ours: f32, theirs: f32| w * ours + (1.0 - w) * theirs;
+        out.motors[slot] = MotorTarget {
+            enabled: l.enabled || (w > 0.0 && a.enabled),
+            q_rad: mix(a.q_rad, l.q_rad),
+            dq_rad_s: mix(a.dq_rad_s, l.dq_rad_s),
+            tau_nm: mix(a.tau_nm, l.tau_nm),
+            kp: mix(a.kp, l.kp),
+            kd: mix(a.kd, l.kd),
+        };
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -557,5 +584,44 @@ mod tests {
         assert!(loco.ramp_done(100.0));
         // Slots 29..34 stay disabled.
         assert!(!end.motors[30].enabled);
+    }
+
+    #[test]
+    fn arm_sdk_blends_waist_and_arms_by_the_weight_and_never_the_legs() {
+        let mut loco = LocoEmulator::new();
+        loco.set_fsm(1, 0.0, &Q0).unwrap();
+        loco.set_fsm(4, 0.0, &Q0).unwrap();
+        loco.set_fsm(500, 3.0, &STAND).unwrap();
+        let base = loco.targets(10.0);
+        let mut arm = MotorTargets::default();
+        for m in &mut arm.motors[..NUM_BODY_JOINTS] {
+            *m = MotorTarget {
+                enabled: true,
+                q_rad: 1.0,
+                dq_rad_s: 0.0,
+                tau_nm: 2.0,
+                kp: 60.0,
+                kd: 1.5,
+            };
+        }
+        for w in [0.0f32, 0.25, 1.0] {
+            arm.motors[ARM_SDK_WEIGHT_SLOT].q_rad = w;
+            let out = blend_arm_sdk(&base, &arm);
+            assert_eq!(
+                out.motors[..FIRST_UPPER_BODY_SLOT],
+                base.motors[..FIRST_UPPER_BODY_SLOT]
+            );
+            for slot in FIRST_UPPER_BODY_SLOT..NUM_BODY_JOINTS {
+                let (o, b) = (out.motors[slot], base.motors[slot]);
+                assert!(
+                    (o.q_rad - (w + (1.0 - w) * b.q_rad)).abs() < 1e-6,
+                    "slot {slot} w {w}"
+                );
+                assert!((o.kp - (w * 60.0 + (1.0 - w) * b.kp)).abs() < 1e-4);
+                assert!((o.tau_nm - 2.0 * w).abs() < 1e-6);
+            }
+        }
+        arm.motors[20].q_rad = f32::NAN;
+        assert_eq!(blend_arm_sdk(&base, &arm), base, "a NaN command is ignored");
     }
 }

@@ -1,6 +1,7 @@
 //! `serve_dds`: the simulated G1 on DDS, speaking exactly what the robot
 //! speaks (g1-protocol.md §4, §6, §8): LowState on `rt/lowstate` every 2 ms,
-//! LowCmd from `rt/lowcmd`, the loco RPC service, `rt/sportmodestate` at
+//! LowCmd from `rt/lowcmd`, upper-body commands from `rt/arm_sdk` blended
+//! into the locomotion's targets, the loco RPC service, `rt/sportmodestate` at
 //! ~50 Hz; physics and firmware PD at 1 kHz, paced to the wall clock.
 
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use tendon_core::poses::STAND;
 use tendon_core::Clock;
 
 use crate::error::SimError;
-use crate::loco::LocoEmulator;
+use crate::loco::{blend_arm_sdk, LocoEmulator};
 use crate::world::{G1Sim, SimOptions};
 
 /// How the elastic band behaves while serving.
@@ -184,7 +185,13 @@ pub fn serve_dds(config: &ServeConfig, signals: &ServeSignals) -> Result<ServeSt
                 sim.release_low_level();
             }
         }
-        sim.set_service_targets(Some(loco.targets(sim.sim_time())));
+        let mut service = loco.targets(sim.sim_time());
+        if loco.fsm().allows_arm_actions() {
+            if let Some(arm) = endpoint.latest_arm_command() {
+                service = blend_arm_sdk(&service, &arm.cmd.to_targets());
+            }
+        }
+        sim.set_service_targets(Some(service));
 
         if ms % state_every == 0 {
             signals
