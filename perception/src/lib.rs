@@ -1,1 +1,35 @@
-//! tendon-perception (being built).
+//! tendon-perception: camera frames in, policy patch tokens out.
+//!
+//! - [`Frame`] and the [`FrameSource`] trait; sources: image files and
+//!   folders ([`ImageSequenceSource`]), MCAP replay ([`McapFrameSource`],
+//!   written by [`McapFrameWriter`]), the MuJoCo head camera (feature `sim`),
+//!   V4L2/USB cameras through OpenCV (feature `opencv`).
+//! - [`Preprocessor`]: bilinear resize (letterbox or centre crop),
+//!   normalisation and ViT patchify fused in one pass, allocation-free per
+//!   frame.
+//! - [`PatchLayout`]: the patch order, patchify and unpatchify.
+
+mod error;
+mod files;
+mod frame;
+mod patch;
+mod preprocess;
+mod recording;
+
+#[cfg(feature = "opencv")]
+mod camera;
+#[cfg(feature = "sim")]
+mod sim;
+
+#[cfg(feature = "opencv")]
+pub use camera::OpenCvCamera;
+pub use error::PerceptionError;
+pub use files::{load_rgb8, FrameTiming, ImageSequenceSource};
+pub use frame::{Frame, FrameSource, PixelFormat, RgbView};
+pub use patch::PatchLayout;
+pub use preprocess::{Fit, Normalization, PatchTensor, PreprocessConfig, Preprocessor};
+pub use recording::{
+    decode_image_message, encode_image_message, McapFrameSource, McapFrameWriter, IMAGE_SCHEMA_NAME,
+};
+#[cfg(feature = "sim")]
+pub use sim::HeadCameraSource;

@@ -1,0 +1,407 @@
+//! Frames in MCAP recordings, as ROS 2 `sensor_msgs/msg/Image` messages in
+//! CDR, the layout Foxglove, `ros2 bag` and the Python `mcap-ros2-support`
+//! reader all understand without a custom schema.
+//!
+//! The header stamp is the capture time on tendon's monotonic clock (not wall
+//! time); the MCAP log and publish times carry the same value.
+//!
+//! The writer does not use chunks: every message is its own record, so a
+//! recording cut short (power loss, killed process) still yields every frame
+//! that was fully written. Chunked files would lose the whole open chunk.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use tendon_core::time::MonoTime;
+
+use crate::error::PerceptionError;
+use crate::frame::{Frame, FrameSource};
+
+pub const IMAGE_SCHEMA_NAME: &str = "sensor_msgs/msg/Image";
+const SCHEMA_ENCODING: &str = "ros2msg";
+const MESSAGE_ENCODING: &str = "cdr";
+/// The `.msg` text with its dependencies, as rosbag2 stores it.
+const IMAGE_SCHEMA_TEXT: &str = "std_msgs/Header header
+uint32 height
+uint32 width
+string encoding
+uint8 is_bigendian
+uint32 step
+uint8[] data
+================================================================================
+MSG: std_msgs/Header
+builtin_interfaces/Time stamp
+string frame_id
+================================================================================
+MSG: builtin_interfaces/Time
+int32 sec
+uint32 nanosec
+";
+/// CDR little-endian encapsulation (XCDR1), as ROS 2 writes it.
+const CDR_LE_HEADER: [u8; 4] = [0x00, 0x01, 0x00, 0x00];
+
+/// CDR writer: alignment counts from the end of the encapsulation header.
+struct CdrOut<'a>(&'a mut Vec<u8>);
+
+impl CdrOut<'_> {
+    fn align(&mut self, n: usize) {
+        while (self.0.len() - 4) % n != 0 {
+            self.0.push(0);
+        }
+    }
+    fn u32(&mut self, v: u32) {
+        self.align(4);
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn string(&mut self, s: &str) {
+        self.u32(s.len() as u32 + 1);
+        self.0.extend_from_slice(s.as_bytes());
+        self.0.push(0);
+    }
+}
+
+/// Encodes `frame` as a CDR `sensor_msgs/msg/Image` into `out` (cleared
+/// first; reuse it across frames).
+pub fn encode_image_message(frame: &Frame, frame_id: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.extend_from_slice(&CDR_LE_HEADER);
+    let mut w = CdrOut(out);
+    let ns = frame.capture_time.ns;
+    w.u32((ns / 1_000_000_000) as u32); // int32 sec; monotonic time fits until 2038 + boot
+    w.u32((ns % 1_000_000_000) as u32);
+    w.string(frame_id);
+    w.u32(frame.height_px as u32);
+    w.u32(frame.width_px as u32);
+    w.string(frame.format.ros_encoding());
+    w.0.push(0); // is_bigendian
+    w.u32((frame.width_px * frame.format.bytes_per_pixel()) as u32);
+    w.u32(frame.pixels.len() as u32);
+    w.0.extend_from_slice(&frame.pixels);
+}
+
+/// CDR reader over one message; every read is bounds-checked.
+struct CdrIn<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> CdrIn<'a> {
+    fn align(&mut self, n: usize) {
+        let rel = self.pos - 4;
+        self.pos += (n - rel % n) % n;
+    }
+    fn bytes(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| {
+                format!(
+                    "{what} needs {n} bytes at offset {} but the message has {}",
+                    self.pos,
+                    self.buf.len()
+                )
+            })?;
+        let b = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(b)
+    }
+    fn u32(&mut self, what: &str) -> Result<u32, String> {
+        self.align(4);
+        let b = self.bytes(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn string(&mut self, what: &str) -> Result<&'a str, String> {
+        let len = self.u32(what)? as usize;
+        let b = self.bytes(len, what)?;
+        let b = b.strip_suffix(&[0]).unwrap_or(b);
+        std::str::from_utf8(b).map_err(|_| format!("{what} is not UTF-8"))
+    }
+}
+
+/// What a decoded message holds before it becomes a [`Frame`].
+enum Decoded {
+    Frame(Frame),
+    UnsupportedEncoding(String),
+}
+
+fn decode(data: &[u8]) -> Result<Decoded, String> {
+    if data.len() < 4 || data[..2] != CDR_LE_HEADER[..2] {
+        return Err(format!(
+            "it does not start with the little-endian CDR header 00 01 (got {:02x?})",
+            &data[..data.len().min(4)]
+        ));
+    }
+    let mut r = CdrIn { buf: data, pos: 4 };
+    let sec = r.u32("header.stamp.sec")?;
+    let nanosec = r.u32("header.stamp.nanosec")?;
+    r.string("header.frame_id")?;
+    let height_px = r.u32("height")? as usize;
+    let width_px = r.u32("width")? as usize;
+    let encoding = r.string("encoding")?;
+    r.bytes(1, "is_bigendian")?;
+    let step = r.u32("step")? as usize;
+    let len = r.u32("data length")? as usize;
+    let pixels = r.bytes(len, "data")?;
+    let swap_rb = match encoding {
+        "rgb8" => false,
+        "bgr8" => true,
+        other => return Ok(Decoded::UnsupportedEncoding(other.to_string())),
+    };
+    let row_bytes = width_px * 3;
+    if width_px == 0 || height_px == 0 {
+        return Err(format!("the image is {width_px}x{height_px} pixels"));
+    }
+    if step < row_bytes || step.checked_mul(height_px) != Some(len) {
+        return Err(format!(
+            "{width_px}x{height_px} {encoding} with step {step} does not match {len} data bytes"
+        ));
+    }
+    let mut out = Vec::with_capacity(row_bytes * height_px);
+    for row in pixels.chunks_exact(step) {
+        out.extend_from_slice(&row[..row_bytes]);
+    }
+    if swap_rb {
+        for px in out.chunks_exact_mut(3) {
+            px.swap(0, 2);
+        }
+    }
+    let ns = sec as u64 * 1_000_000_000 + nanosec as u64;
+    Frame::new_rgb8(MonoTime::from_ns(ns), width_px, height_px, out)
+        .map(Decoded::Frame)
+        .map_err(|e| e.to_string())
+}
+
+/// Decodes a CDR `sensor_msgs/msg/Image` (`rgb8` or `bgr8`) into an RGB8 frame
+/// stamped with the header time. The error string says what is malformed.
+pub fn decode_image_message(data: &[u8]) -> Result<Frame, String> {
+    match decode(data)? {
+        Decoded::Frame(f) => Ok(f),
+        Decoded::UnsupportedEncoding(e) => Err(format!("encoding '{e}' is not rgb8 or bgr8")),
+    }
+}
+
+/// Writes frames to one channel of a new MCAP file.
+pub struct McapFrameWriter {
+    path: PathBuf,
+    writer: mcap::Writer<BufWriter<File>>,
+    channel_id: u16,
+    frame_id: String,
+    sequence: u32,
+    scratch: Vec<u8>,
+}
+
+impl McapFrameWriter {
+    /// Creates `path` with one image channel on `topic`; `frame_id` is the
+    /// ROS frame name stored in each header (e.g. `head_camera`).
+    pub fn create(
+        path: &Path,
+        topic: &str,
+        frame_id: &str,
+    ) -> Result<McapFrameWriter, PerceptionError> {
+        let err = |e: mcap::McapError| PerceptionError::Mcap {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        };
+        let file = File::create(path).map_err(|source| PerceptionError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut writer = mcap::WriteOptions::new()
+            .use_chunks(false)
+            .library(concat!("tendon-perception ", env!("CARGO_PKG_VERSION")))
+            .create(BufWriter::new(file))
+            .map_err(err)?;
+        let schema = writer
+            .add_schema(
+                IMAGE_SCHEMA_NAME,
+                SCHEMA_ENCODING,
+                IMAGE_SCHEMA_TEXT.as_bytes(),
+            )
+            .map_err(err)?;
+        let channel_id = writer
+            .add_channel(schema, topic, MESSAGE_ENCODING, &BTreeMap::new())
+            .map_err(err)?;
+        Ok(McapFrameWriter {
+            path: path.to_path_buf(),
+            writer,
+            channel_id,
+            frame_id: frame_id.to_string(),
+            sequence: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    pub fn write(&mut self, frame: &Frame) -> Result<(), PerceptionError> {
+        encode_image_message(frame, &self.frame_id, &mut self.scratch);
+        self.sequence = self.sequence.wrapping_add(1);
+        self.writer
+            .write_to_known_channel(
+                &mcap::records::MessageHeader {
+                    channel_id: self.channel_id,
+                    sequence: self.sequence,
+                    log_time: frame.capture_time.ns,
+                    publish_time: frame.capture_time.ns,
+                },
+                &self.scratch,
+            )
+            .map_err(|e| self.error(e))
+    }
+
+    /// Writes the summary and footer. A file that is never finished still
+    /// replays up to its last complete frame.
+    pub fn finish(mut self) -> Result<(), PerceptionError> {
+        self.writer.finish().map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    fn error(&self, e: mcap::McapError) -> PerceptionError {
+        PerceptionError::Mcap {
+            path: self.path.clone(),
+            detail: e.to_string(),
+        }
+    }
+}
+
+/// Replays the frames of one image topic of an MCAP file, in file order.
+/// Other topics are skipped. Frames carry their recorded capture times.
+pub struct McapFrameSource {
+    path: PathBuf,
+    topic: String,
+    reader: mcap::io::MessageReader<BufReader<File>>,
+    delivered: u64,
+    topics_seen: Vec<String>,
+    schema_checked: bool,
+    done: bool,
+}
+
+impl McapFrameSource {
+    pub fn open(path: &Path, topic: &str) -> Result<McapFrameSource, PerceptionError> {
+        let file = File::open(path).map_err(|source| PerceptionError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(McapFrameSource {
+            path: path.to_path_buf(),
+            topic: topic.to_string(),
+            reader: mcap::io::MessageReader::new(BufReader::new(file)),
+            delivered: 0,
+            topics_seen: Vec::new(),
+            schema_checked: false,
+            done: false,
+        })
+    }
+
+    /// Frames returned so far.
+    pub fn frames_delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    fn check_schema(&self, channel: &mcap::Channel<'_>) -> Result<(), PerceptionError> {
+        let (schema, schema_encoding) = channel
+            .schema
+            .as_ref()
+            .map(|s| (s.name.clone(), s.encoding.clone()))
+            .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
+        if schema != IMAGE_SCHEMA_NAME
+            || schema_encoding != SCHEMA_ENCODING
+            || channel.message_encoding != MESSAGE_ENCODING
+        {
+            return Err(PerceptionError::McapWrongSchema {
+                path: self.path.clone(),
+                topic: self.topic.clone(),
+                schema,
+                schema_encoding,
+                message_encoding: channel.message_encoding.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn read_error(&self, e: mcap::McapError) -> PerceptionError {
+        let truncated = matches!(
+            &e,
+            mcap::McapError::UnexpectedEof
+                | mcap::McapError::UnexpectedEoc
+                | mcap::McapError::Parse(_)
+        ) || matches!(&e, mcap::McapError::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof);
+        if truncated {
+            PerceptionError::McapTruncated {
+                path: self.path.clone(),
+                topic: self.topic.clone(),
+                frames_delivered: self.delivered,
+                detail: e.to_string(),
+            }
+        } else {
+            PerceptionError::Mcap {
+                path: self.path.clone(),
+                detail: format!("{e}; check that the file is an MCAP recording"),
+            }
+        }
+    }
+}
+
+impl FrameSource for McapFrameSource {
+    fn next_frame(&mut self) -> Result<Option<Frame>, PerceptionError> {
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            let message = match self.reader.next() {
+                Some(Ok(m)) => m,
+                Some(Err(e)) => {
+                    self.done = true;
+                    return Err(self.read_error(e));
+                }
+                None => {
+                    self.done = true;
+                    if self.delivered == 0 && !self.topics_seen.contains(&self.topic) {
+                        return Err(PerceptionError::Mcap {
+                            path: self.path.clone(),
+                            detail: format!(
+                                "no messages on topic '{}'; topics with messages: [{}]; pick one of those",
+                                self.topic,
+                                self.topics_seen.join(", ")
+                            ),
+                        });
+                    }
+                    return Ok(None);
+                }
+            };
+            if message.channel.topic != self.topic {
+                if !self.topics_seen.contains(&message.channel.topic) {
+                    self.topics_seen.push(message.channel.topic.clone());
+                }
+                continue;
+            }
+            if !self.schema_checked {
+                self.check_schema(&message.channel)?;
+                self.schema_checked = true;
+                self.topics_seen.push(self.topic.clone());
+            }
+            let index = self.delivered;
+            return match decode(&message.data) {
+                Ok(Decoded::Frame(frame)) => {
+                    self.delivered += 1;
+                    Ok(Some(frame))
+                }
+                Ok(Decoded::UnsupportedEncoding(encoding)) => {
+                    Err(PerceptionError::UnsupportedEncoding {
+                        path: self.path.clone(),
+                        topic: self.topic.clone(),
+                        index,
+                        encoding,
+                    })
+                }
+                Err(detail) => Err(PerceptionError::BadImageMessage {
+                    path: self.path.clone(),
+                    topic: self.topic.clone(),
+                    index,
+                    detail,
+                }),
+            };
+        }
+    }
+}
