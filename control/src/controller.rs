@@ -389,7 +389,9 @@ mod tests {
         for j in tendon_core::joints::ALL_JOINTS {
             let m = t.motors[j.slot()];
             if j.is_upper_body() {
-                assert_eq!((m.q_rad, m.kp), (STAND[j.slot()], 60.0), "{}", j.name());
+                let kp = tendon_core::poses::ARM_SDK_GAINS.kp[j.slot()];
+                assert_eq!((m.q_rad, m.kp), (STAND[j.slot()], kp), "{}", j.name());
+                assert!(kp >= 60.0);
             } else {
                 assert_eq!(m, tendon_core::MotorTarget::default(), "{}", j.name());
             }

@@ -102,10 +102,12 @@ pub const STAND_GAINS: Gains = gains(
     (40.0, 1.0),
 );
 
-/// Upper-body gains on `rt/arm_sdk`, as Unitree's arm SDK example uses them
-/// (kp 60, kd 1.5 on waist and arms). Leg slots carry none: the robot's
-/// locomotion owns the legs in that mode.
-pub const ARM_SDK_GAINS: Gains = gains([0.0; 6], [0.0; 6], (60.0, 1.5), (60.0, 1.5));
+/// Upper-body gains on `rt/arm_sdk`: arms kp 60 kd 1.5 as in Unitree's arm
+/// SDK example. That example gives the waist the same kp 60, but the waist
+/// carries the whole torso: at 60 the MuJoCo G1 sags forward and trips the
+/// tilt limit once the weight reaches 1, so the waist keeps the standing
+/// gains (kp 300 kd 8). Leg slots carry none: the locomotion owns the legs.
+pub const ARM_SDK_GAINS: Gains = gains([0.0; 6], [0.0; 6], (300.0, 8.0), (60.0, 1.5));
 
 #[cfg(test)]
 mod tests {

@@ -15,8 +15,8 @@ use std::time::Duration;
 use tendon_core::{Clock, Latest, LinkError, LinkStats, MotorTargets, RobotLink, RobotState};
 
 use crate::dds::{
-    wait_readable, DdsConfig, DdsError, DdsNode, TopicReader, TOPIC_LOWCMD, TOPIC_LOWSTATE,
-    TOPIC_SECONDARY_IMU, TOPIC_SPORTMODESTATE,
+    wait_readable, DdsConfig, DdsError, DdsNode, TopicReader, TOPIC_ARM_SDK, TOPIC_LOWCMD,
+    TOPIC_LOWSTATE, TOPIC_SECONDARY_IMU, TOPIC_SPORTMODESTATE,
 };
 use crate::hg::{Checked, DropCounters, ImuStateMsg, LowCmd, LowState, SportModeState};
 
@@ -39,6 +39,14 @@ impl DdsLinkConfig {
             command_topic: TOPIC_LOWCMD.to_string(),
             sole_writer_window: Duration::from_millis(1500),
             allow_other_writers: false,
+        }
+    }
+
+    /// Upper-body commands on `rt/arm_sdk`, while the robot's locomotion runs.
+    pub fn arm_sdk(dds: DdsConfig) -> Self {
+        DdsLinkConfig {
+            command_topic: TOPIC_ARM_SDK.to_string(),
+            ..Self::lowcmd(dds)
         }
     }
 }

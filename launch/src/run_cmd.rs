@@ -4,7 +4,7 @@
 //! Ctrl-C or SIGTERM stops the loop, which damps on the way out.
 
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,11 +14,12 @@ use serde::Deserialize;
 use tendon_bridge::dds::DdsConfig;
 use tendon_bridge::link::{DdsLinkConfig, DdsRobotLink};
 use tendon_bridge::loco::LocoClient;
-use tendon_control::controller::ControllerConfig;
+use tendon_control::controller::{CommandScope, ControllerConfig};
+use tendon_control::producer::ScriptedProducer;
 use tendon_control::runtime::RtConfig;
 use tendon_control::safety::SafetyConfig;
-use tendon_control::{ControlLoop, Controller};
-use tendon_core::{Clock, FsmId, RobotLink};
+use tendon_control::{ArmRequest, ControlCommands, ControlLoop, Controller};
+use tendon_core::{Clock, FsmId, MonoTime, RobotLink};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,6 +29,43 @@ pub struct LaunchFile {
     pub control: ControlSection,
     #[serde(default)]
     pub safety: SafetySection,
+    #[serde(default)]
+    pub producer: ProducerSection,
+}
+
+/// The scripted action-chunk producer (until a policy drives `start`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProducerSection {
+    /// Keyframe CSV (format in control/src/producer.rs), relative to the launch file.
+    pub script: Option<PathBuf>,
+    #[serde(default = "default_chunk_period")]
+    pub chunk_period_ms: u64,
+    #[serde(default = "default_step")]
+    pub step_ms: u64,
+    #[serde(default = "default_steps")]
+    pub steps: usize,
+}
+
+fn default_chunk_period() -> u64 {
+    50
+}
+fn default_step() -> u64 {
+    20
+}
+fn default_steps() -> usize {
+    25
+}
+
+impl Default for ProducerSection {
+    fn default() -> Self {
+        ProducerSection {
+            script: None,
+            chunk_period_ms: default_chunk_period(),
+            step_ms: default_step(),
+            steps: default_steps(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +96,13 @@ pub struct ControlSection {
     pub period_ms: u64,
     pub fifo_priority: Option<i32>,
     pub cpu: Option<usize>,
+    /// Full 0 → 1 ramp of the rt/arm_sdk blend weight (high-level mode).
+    #[serde(default = "default_arm_ramp")]
+    pub arm_ramp_ms: u64,
+}
+
+fn default_arm_ramp() -> u64 {
+    2000
 }
 
 fn default_period() -> u64 {
@@ -70,6 +115,7 @@ impl Default for ControlSection {
             period_ms: 2,
             fifo_priority: Some(80),
             cpu: None,
+            arm_ramp_ms: default_arm_ramp(),
         }
     }
 }
@@ -107,7 +153,38 @@ impl LaunchFile {
                 file.robot.domain
             );
         }
+        let p = &file.producer;
+        if p.chunk_period_ms == 0
+            || p.step_ms == 0
+            || !(1..=tendon_core::MAX_CHUNK_STEPS).contains(&p.steps)
+        {
+            bail!(
+                "launch file '{}': [producer] needs chunk_period_ms > 0, step_ms > 0 and steps in 1..={}",
+                path.display(),
+                tendon_core::MAX_CHUNK_STEPS
+            );
+        }
+        if (p.steps as u64) * p.step_ms <= p.chunk_period_ms {
+            bail!(
+                "launch file '{}': [producer] chunks of {} × {} ms end before the next one arrives every {} ms; make steps × step_ms longer than chunk_period_ms",
+                path.display(),
+                p.steps,
+                p.step_ms,
+                p.chunk_period_ms
+            );
+        }
         Ok(file)
+    }
+
+    /// The action script, resolved relative to the launch file, if any.
+    fn producer_script(&self, launch_path: &Path) -> Result<Option<ScriptedProducer>> {
+        let Some(script) = &self.producer.script else {
+            return Ok(None);
+        };
+        let path = launch_path.parent().unwrap_or(Path::new(".")).join(script);
+        Ok(Some(ScriptedProducer::from_file(&path).with_context(
+            || format!("launch file '{}': [producer] script", launch_path.display()),
+        )?))
     }
 
     fn safety_config(&self) -> SafetyConfig {
@@ -133,15 +210,160 @@ impl LaunchFile {
 
 pub fn run(config: &Path) -> Result<()> {
     let file = LaunchFile::load(config)?;
+    let script = file.producer_script(config)?;
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     ctrlc::set_handler(move || s.store(true, Ordering::SeqCst))
         .context("installing the Ctrl-C/SIGTERM handler")?;
     let dds = DdsConfig::new(file.robot.domain, Some(&file.robot.iface));
-    match file.robot.mode {
-        Mode::Low => run_low_level(&file, dds, &stop),
-        Mode::High => run_high_level(&file, dds, &stop),
+    let high = file.robot.mode == Mode::High;
+    // In high-level mode the robot's locomotion keeps the legs and the FSM;
+    // tendon commands the upper body on rt/arm_sdk and asks for FSM states
+    // over the loco service.
+    let (link_config, scope) = if high {
+        (DdsLinkConfig::arm_sdk(dds.clone()), CommandScope::UpperBody)
+    } else {
+        (DdsLinkConfig::lowcmd(dds.clone()), CommandScope::WholeBody)
+    };
+    let mut loco = if high {
+        let node = tendon_bridge::dds::DdsNode::new(&dds)?;
+        let client = LocoClient::new(&node, &file.robot.loco_service, Duration::from_secs(2))?;
+        Some((node, client))
+    } else {
+        None
+    };
+    let link = Arc::new(DdsRobotLink::open(&link_config, Clock::Real)?);
+    if link.wait_for_state(Duration::from_secs(10)).is_none() {
+        bail!(
+            "no LowState on domain {} ({}) within 10 s; is the robot (or `tendon sim --serve-dds`) running, and are robot.iface/robot.domain right?",
+            file.robot.domain,
+            file.robot.iface
+        );
     }
+    let controller = Controller::new(ControllerConfig {
+        safety: file.safety_config(),
+        scope,
+        arm_ramp: Duration::from_millis(file.control.arm_ramp_ms),
+        ..ControllerConfig::default()
+    });
+    let rt = RtConfig {
+        period: Duration::from_millis(file.control.period_ms),
+        fifo_priority: file.control.fifo_priority,
+        cpu: file.control.cpu,
+        lock_memory: true,
+    };
+    let control = ControlLoop::spawn(controller, link.clone() as Arc<dyn RobotLink>, rt)?;
+    let feeder = script.map(|s| ChunkFeeder::spawn(s, &file.producer, control.commands().clone()));
+    if high {
+        eprintln!("tendon run: high-level mode on domain {} ({}), loco service '{}', upper body on rt/arm_sdk; type an FSM name (damp, stand_up, start, …), arms on, arms off, play, pause, estop, reset, status or quit", file.robot.domain, file.robot.iface, file.robot.loco_service);
+    } else {
+        eprintln!("tendon run: low-level control on domain {} ({}); type an FSM name (zero_torque, stand_up, squat, sit, start, damp), play, pause, estop, reset, status or quit", file.robot.domain, file.robot.iface);
+    }
+    let lines = console();
+    let mut handled_trip = None;
+    while !stop.load(Ordering::SeqCst) {
+        let status = control.status();
+        if let (Some((_, loco)), Some(trip)) = (loco.as_mut(), status.tripped) {
+            // A fault ends in damping: the safety layer already handed the
+            // arms back (weight 0); the locomotion goes to its damping state.
+            if handled_trip != Some(trip.at) {
+                handled_trip = Some(trip.at);
+                match loco.set_fsm_id(FsmId::Damp) {
+                    Ok(_) => println!(
+                        "safety trip: {}; arms released, locomotion → damp (1)",
+                        trip.cause.name()
+                    ),
+                    Err(e) => println!(
+                        "safety trip: {}; arms released, but the loco service refused damp: {e}",
+                        trip.cause.name()
+                    ),
+                }
+            }
+        }
+        let Ok(line) = lines.recv_timeout(Duration::from_millis(10)) else {
+            continue;
+        };
+        let commands = control.commands();
+        match line.as_str() {
+            "" => {}
+            "quit" | "exit" => break,
+            "estop" => commands.e_stop(),
+            "reset" => commands.reset(),
+            "play" | "pause" => match &feeder {
+                Some(f) => {
+                    f.set_playing(line == "play");
+                    println!(
+                        "producer {}",
+                        if line == "play" { "playing" } else { "paused" }
+                    );
+                }
+                None => {
+                    println!("no action script configured ([producer] script in the launch file)")
+                }
+            },
+            "arms on" | "arms off" if high => {
+                commands.request_arms(if line == "arms on" {
+                    ArmRequest::Engage
+                } else {
+                    ArmRequest::Release
+                });
+                println!("arms {}", &line[5..]);
+            }
+            "status" => {
+                let st = control.status();
+                let fsm = match loco.as_mut() {
+                    Some((_, l)) => match l.get_fsm_id() {
+                        Ok(r) => r
+                            .fsm
+                            .map(|f| f.to_string())
+                            .unwrap_or(format!("unknown ({})", r.raw_id)),
+                        Err(e) => format!("unknown ({e})"),
+                    },
+                    None => st.fsm.to_string(),
+                };
+                println!(
+                    "fsm {}  tripped {:?}  arms weight {:.2}  cycles {}  link {:?}",
+                    fsm,
+                    st.tripped.map(|t| t.cause.name()),
+                    st.arm_weight,
+                    st.counters.cycles,
+                    link.detailed_stats()
+                );
+            }
+            other => match (other.parse::<FsmId>(), loco.as_mut()) {
+                (Ok(fsm), Some((_, l))) => match l.set_fsm_id(fsm) {
+                    Ok(_) => println!("fsm → {fsm}"),
+                    Err(e) => println!("{e}"),
+                },
+                (Ok(fsm), None) => {
+                    // The loop answers on its next cycle; wait for two to pass.
+                    let before = control.status().counters.cycles;
+                    commands.request_fsm(fsm);
+                    let asked = std::time::Instant::now();
+                    while control.status().counters.cycles < before + 2
+                        && asked.elapsed() < Duration::from_millis(500)
+                    {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    match control.status().last_fsm_result {
+                        Some(Ok(f)) => println!("fsm → {f}"),
+                        Some(Err(e)) => println!("{e}"),
+                        None => println!("request pending"),
+                    }
+                }
+                (Err(e), _) => println!("{e}; or play, pause, estop, reset, status, quit"),
+            },
+        }
+    }
+    drop(feeder);
+    let report = control.stop();
+    println!("control loop stopped (damping sent)\n{}", report.timing);
+    println!(
+        "safety trips {}, cycles {}",
+        report.counters.safety.total_trips(),
+        report.counters.cycles
+    );
+    Ok(())
 }
 
 /// Lines typed by the operator, read on their own thread.
@@ -157,115 +379,64 @@ fn console() -> std::sync::mpsc::Receiver<String> {
     rx
 }
 
-fn run_low_level(file: &LaunchFile, dds: DdsConfig, stop: &AtomicBool) -> Result<()> {
-    let link = Arc::new(DdsRobotLink::open(
-        &DdsLinkConfig::lowcmd(dds),
-        Clock::Real,
-    )?);
-    if link.wait_for_state(Duration::from_secs(10)).is_none() {
-        bail!(
-            "no LowState on domain {} ({}) within 10 s; is the robot (or `tendon sim --serve-dds`) running, and are robot.iface/robot.domain right?",
-            file.robot.domain,
-            file.robot.iface
-        );
-    }
-    let controller = Controller::new(ControllerConfig {
-        safety: file.safety_config(),
-        ..ControllerConfig::default()
-    });
-    let rt = RtConfig {
-        period: Duration::from_millis(file.control.period_ms),
-        fifo_priority: file.control.fifo_priority,
-        cpu: file.control.cpu,
-        lock_memory: true,
-    };
-    let control = ControlLoop::spawn(controller, link.clone() as Arc<dyn RobotLink>, rt)?;
-    eprintln!("tendon run: low-level control on domain {} ({}); type an FSM name (zero_torque, stand_up, squat, sit, start, damp), estop, reset, status or quit", file.robot.domain, file.robot.iface);
-    let lines = console();
-    while !stop.load(Ordering::SeqCst) {
-        let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) else {
-            continue;
-        };
-        match line.as_str() {
-            "" => {}
-            "quit" | "exit" => break,
-            "estop" => control.commands().e_stop(),
-            "reset" => control.commands().reset(),
-            "status" => {
-                let st = control.status();
-                println!(
-                    "fsm {}  tripped {:?}  cycles {}  link {:?}",
-                    st.fsm,
-                    st.tripped.map(|t| t.cause.name()),
-                    st.counters.cycles,
-                    link.detailed_stats()
-                );
-            }
-            other => match other.parse::<FsmId>() {
-                Ok(fsm) => {
-                    // The loop answers on its next cycle; wait for two to pass.
-                    let before = control.status().counters.cycles;
-                    control.commands().request_fsm(fsm);
-                    let asked = std::time::Instant::now();
-                    while control.status().counters.cycles < before + 2
-                        && asked.elapsed() < Duration::from_millis(500)
-                    {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    match control.status().last_fsm_result {
-                        Some(Ok(f)) => println!("fsm → {f}"),
-                        Some(Err(e)) => println!("{e}"),
-                        None => println!("request pending"),
-                    }
-                }
-                Err(e) => println!("{e}; or estop, reset, status, quit"),
-            },
-        }
-    }
-    let report = control.stop();
-    println!("control loop stopped (damping sent)\n{}", report.timing);
-    println!(
-        "safety trips {}, cycles {}",
-        report.counters.safety.total_trips(),
-        report.counters.cycles
-    );
-    Ok(())
+/// Feeds action chunks from a keyframe script into the loop at its own rate,
+/// each stamped with the time it was made, while playing.
+struct ChunkFeeder {
+    playing: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-fn run_high_level(file: &LaunchFile, dds: DdsConfig, stop: &AtomicBool) -> Result<()> {
-    let node = tendon_bridge::dds::DdsNode::new(&dds)?;
-    let mut loco = LocoClient::new(&node, &file.robot.loco_service, Duration::from_secs(2))?;
-    eprintln!(
-        "tendon run: high-level mode, loco service '{}'; type an FSM name, status or quit",
-        file.robot.loco_service
-    );
-    let lines = console();
-    while !stop.load(Ordering::SeqCst) {
-        let Ok(line) = lines.recv_timeout(Duration::from_millis(100)) else {
-            continue;
-        };
-        match line.as_str() {
-            "" => {}
-            "quit" | "exit" => break,
-            "status" => match loco.get_fsm_id() {
-                Ok(r) => println!(
-                    "fsm {}",
-                    r.fsm
-                        .map(|f| f.to_string())
-                        .unwrap_or(format!("unknown ({})", r.raw_id))
-                ),
-                Err(e) => println!("{e}"),
-            },
-            other => match other.parse::<FsmId>() {
-                Ok(fsm) => match loco.set_fsm_id(fsm) {
-                    Ok(_) => println!("fsm → {fsm}"),
-                    Err(e) => println!("{e}"),
-                },
-                Err(e) => println!("{e}; or status, quit"),
-            },
+impl ChunkFeeder {
+    fn spawn(
+        script: ScriptedProducer,
+        cfg: &ProducerSection,
+        commands: Arc<ControlCommands>,
+    ) -> ChunkFeeder {
+        let playing = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (p, s) = (playing.clone(), stop.clone());
+        let period = Duration::from_millis(cfg.chunk_period_ms);
+        let step = Duration::from_millis(cfg.step_ms);
+        let steps = cfg.steps;
+        let thread = std::thread::Builder::new()
+            .name("chunk-producer".into())
+            .spawn(move || {
+                let mut started: Option<MonoTime> = None;
+                while !s.load(Ordering::Acquire) {
+                    let now = Clock::Real.now();
+                    if p.load(Ordering::Acquire) {
+                        let t0 = *started.get_or_insert(now);
+                        match script.chunk(t0, now, step, steps) {
+                            Ok(chunk) => commands.send_chunk(&chunk),
+                            Err(e) => log::warn!("chunk producer: {e}"),
+                        }
+                    } else {
+                        started = None;
+                    }
+                    std::thread::sleep(period);
+                }
+            })
+            .expect("spawning the chunk producer thread");
+        ChunkFeeder {
+            playing,
+            stop,
+            thread: Some(thread),
         }
     }
-    Ok(())
+
+    fn set_playing(&self, playing: bool) {
+        self.playing.store(playing, Ordering::Release);
+    }
+}
+
+impl Drop for ChunkFeeder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +450,12 @@ mod tests {
         assert_eq!(f.robot.mode, Mode::Low);
         assert_eq!(f.control.period_ms, 2);
         assert_eq!(f.safety_config().max_state_age, Duration::from_millis(100));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("g1.toml");
+        let wave = f
+            .producer_script(&path)
+            .unwrap()
+            .expect("g1.toml names wave.csv");
+        assert!(wave.period_s() > 1.0);
     }
 
     #[test]

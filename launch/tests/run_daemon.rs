@@ -73,3 +73,120 @@ fn daemon_console_drives_the_simulated_robot_and_estop_damps() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// High-level mode: the simulated robot's own locomotion stands it up over
+/// the loco service, `arms on` ramps the rt/arm_sdk weight, the scripted
+/// producer's chunks move the left arm (seen by an independent LowState
+/// subscriber), and stopping the producer ends, after the grace period, in
+/// arms released and the locomotion in damp.
+#[test]
+fn high_level_daemon_drives_the_arms_over_arm_sdk_and_a_fault_ends_in_damp() {
+    use tendon_bridge::dds::{DdsConfig, DdsNode};
+    use tendon_bridge::link::StateSubscriber;
+    use tendon_bridge::loco::LocoClient;
+    use tendon_core::{Clock, FsmId, JointIndex};
+
+    const DOMAIN: u16 = 156;
+    let tendon = env!("CARGO_BIN_EXE_tendon");
+    let _robot = common::KillOnDrop(
+        Command::new(tendon)
+            .args([
+                "sim",
+                "--serve-dds",
+                "--domain",
+                "156",
+                "--iface",
+                "lo",
+                "--duration",
+                "40",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let dir = std::env::temp_dir().join(format!("tendon-run-high-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Left arm out sideways: shoulder roll 1.0 rad (the locomotion holds 0.2).
+    std::fs::write(
+        dir.join("reach.csv"),
+        "t_s,left_shoulder_roll\n0,1.0\n1,1.0\n",
+    )
+    .unwrap();
+    let config = dir.join("high.toml");
+    std::fs::write(
+        &config,
+        format!("[robot]\niface = \"lo\"\ndomain = {DOMAIN}\nmode = \"high\"\n\n[control]\narm_ramp_ms = 2000\n\n[producer]\nscript = \"reach.csv\"\n"),
+    )
+    .unwrap();
+
+    let dds = DdsConfig::new(DOMAIN, Some("lo"));
+    let node = DdsNode::new(&dds).unwrap();
+    let observer = StateSubscriber::spawn(&node, Clock::Real).unwrap();
+    assert!(
+        observer.wait_for_state(Duration::from_secs(15)).is_some(),
+        "no LowState from tendon sim --serve-dds"
+    );
+    let mut loco = LocoClient::new(&node, "sport", Duration::from_secs(2)).unwrap();
+    let shoulder = JointIndex::LeftShoulderRoll.slot();
+
+    let mut daemon = common::KillOnDrop(
+        Command::new(tendon)
+            .args(["run", "--config"])
+            .arg(&config)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = daemon.0.stdin.take().unwrap();
+    for (line, pause_ms) in [
+        ("damp", 300),
+        ("stand_up", 3500),
+        ("start", 1500),
+        ("play", 200),
+        ("arms on", 1000),
+    ] {
+        writeln!(stdin, "{line}").unwrap();
+        std::thread::sleep(Duration::from_millis(pause_ms));
+    }
+    // Halfway through the 2 s ramp the arm is between the two targets.
+    let q_mid = observer.latest_state().unwrap().motors[shoulder].q_rad;
+    std::thread::sleep(Duration::from_millis(2500));
+    let q_full = observer.latest_state().unwrap().motors[shoulder].q_rad;
+    let fsm_at_full = loco.get_fsm_id().unwrap().fsm;
+    writeln!(stdin, "status").unwrap();
+    writeln!(stdin, "pause").unwrap();
+    // Chunk of 25 × 20 ms, then 500 ms grace: the trip comes within ~1.1 s.
+    std::thread::sleep(Duration::from_millis(2000));
+    let fsm_after = loco.get_fsm_id().unwrap().fsm;
+    let q_released = observer.latest_state().unwrap().motors[shoulder].q_rad;
+    writeln!(stdin, "quit").unwrap();
+    drop(stdin);
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut daemon.0.stdout.take().unwrap(), &mut stdout).unwrap();
+    let status = daemon.0.wait().unwrap();
+    assert!(status.success(), "{stdout}");
+    eprintln!("{stdout}\nq_mid {q_mid} q_full {q_full} q_released {q_released}");
+    assert_eq!(fsm_at_full, Some(FsmId::Start), "{stdout}");
+    assert!(stdout.contains("fsm → start (500)"), "{stdout}");
+    assert!(stdout.contains("arms weight 1.00"), "{stdout}");
+    assert!(
+        (q_full - 1.0).abs() < 0.15,
+        "with weight 1 the left shoulder tracks 1.0 rad: {q_full}"
+    );
+    assert!(
+        q_mid < q_full - 0.2 && q_mid > 0.2 + 0.1,
+        "mid-ramp the arm is between the locomotion's 0.2 and our 1.0: {q_mid}"
+    );
+    assert!(
+        stdout.contains(
+            "safety trip: action chunk expired past its grace period; arms released, locomotion → damp (1)"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(fsm_after, Some(FsmId::Damp), "{stdout}");
+    assert!(q_released < 0.8, "arms handed back: {q_released}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
