@@ -1,12 +1,13 @@
 //! The control cycle allocates nothing: 10,000 cycles through damp, zero
 //! torque, stand up, start with chunks (including a NaN chunk), chunk expiry
-//! and a safety trip, counted by a global allocator.
+//! and a safety trip, and 5,000 upper-body cycles on rt/arm_sdk (engage,
+//! chunks, release, e-stop), counted by a per-thread counting allocator.
 
 mod common;
 
 use common::FakeLinkForTest;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,18 +17,31 @@ use tendon_core::poses::STAND;
 use tendon_core::{FsmId, MonoTime, MotorTargets, RobotState};
 
 struct CountingAllocator;
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Per thread, so that the test harness's own threads (spawning the
+    /// next test, printing) are not counted against the cycles under test.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn allocations_so_far() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
 
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count_one();
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count_one();
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -65,7 +79,7 @@ fn ten_thousand_cycles_allocate_nothing() {
     let mut nan_chunk = chunks[5];
     nan_chunk.steps[2][4] = f32::NAN;
 
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations_so_far();
     for k in 0..10_000u64 {
         let now = at(k);
         if k < 9_000 {
@@ -84,7 +98,7 @@ fn ten_thousand_cycles_allocate_nothing() {
         }
         body.cycle(now);
     }
-    let allocations = ALLOCATIONS.load(Ordering::SeqCst) - before;
+    let allocations = allocations_so_far() - before;
 
     let status = body.status().load();
     assert_eq!(
@@ -103,4 +117,68 @@ fn ten_thousand_cycles_allocate_nothing() {
     assert_eq!(status.fsm, FsmId::Damp);
     assert_eq!(link.sent.load(), MotorTargets::damping());
     assert_eq!(status.counters.cycles, 10_000);
+}
+
+#[test]
+fn upper_body_cycles_on_arm_sdk_allocate_nothing() {
+    use tendon_control::{ArmRequest, CommandScope};
+    let link = Arc::new(FakeLinkForTest::new(false));
+    let commands = Arc::new(ControlCommands::default());
+    let mut body = LoopBody::new(
+        Controller::new(ControllerConfig {
+            scope: CommandScope::UpperBody,
+            ..ControllerConfig::default()
+        }),
+        link.clone(),
+        commands.clone(),
+    );
+    let wave = ScriptedProducer::parse("t_s,left_shoulder_roll\n0,0.2\n0.5,1.0\n1,0.2\n").unwrap();
+    let mut state = RobotState {
+        mode_machine: 5,
+        ..RobotState::default()
+    };
+    for (i, q) in STAND.iter().enumerate() {
+        state.motors[i].q_rad = *q;
+    }
+    let t0 = MonoTime::from_ns(1_000_000_000);
+    let at = |k: u64| MonoTime::from_ns(t0.ns + k * 2_000_000);
+    let chunks: Vec<_> = (0..40u64)
+        .map(|i| {
+            wave.chunk(t0, at(100 + i * 25), Duration::from_millis(20), 50)
+                .unwrap()
+        })
+        .collect();
+
+    let before = allocations_so_far();
+    let mut max_weight = 0.0f32;
+    for k in 0..5_000u64 {
+        let now = at(k);
+        state.received_at = now;
+        link.state.store(state);
+        match k {
+            10 => commands.request_arms(ArmRequest::Engage),
+            3000 => commands.request_arms(ArmRequest::Release),
+            4000 => commands.e_stop(),
+            _ => {}
+        }
+        if (100..1100).contains(&k) && k % 25 == 0 {
+            commands.send_chunk(&chunks[((k - 100) / 25) as usize]);
+        }
+        body.cycle(now);
+        max_weight = max_weight.max(body.status().load().arm_weight);
+    }
+    let allocations = allocations_so_far() - before;
+    assert_eq!(
+        allocations, 0,
+        "the arm_sdk cycle allocated {allocations} times"
+    );
+    let status = body.status().load();
+    assert_eq!(max_weight, 1.0, "the weight ramped all the way in");
+    assert!(
+        status.counters.chunks.accepted >= 30,
+        "{:?}",
+        status.counters
+    );
+    assert!(status.tripped.is_some(), "the e-stop tripped");
+    assert_eq!(status.arm_weight, 0.0);
 }
