@@ -12,6 +12,8 @@ scripts/install-sim.sh >/dev/null
 TENDON_PEERS_PYTHON=$(scripts/install-peers.sh | tail -n 1)
 export TENDON_PEERS_PYTHON
 echo "[test] Unitree SDK peers: $TENDON_PEERS_PYTHON" >&2
+# numpy + mcap for tendon-perception (patch order, resize parity, MCAP interop).
+TENDON_PERCEPTION_PYTHON=$(scripts/install-perception.sh | tail -n 1); export TENDON_PERCEPTION_PYTHON
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
