@@ -163,6 +163,23 @@ impl AxisMap {
     }
 }
 
+impl AxisMap {
+    /// Horizontal lerp of one RGB8 source row into `out` (`S * 3` f32), for
+    /// the image columns `lo..hi` only.
+    fn interpolate_row(&self, row: &[u8], out: &mut [f32]) {
+        let image = &mut out[self.lo * 3..self.hi * 3];
+        for (t, px) in self.taps[..self.hi - self.lo]
+            .iter()
+            .zip(image.chunks_exact_mut(3))
+        {
+            let (a, b) = (&row[t.i0..t.i0 + 3], &row[t.i1..t.i1 + 3]);
+            for c in 0..3 {
+                px[c] = a[c] as f32 + (b[c] as f32 - a[c] as f32) * t.frac;
+            }
+        }
+    }
+}
+
 /// Where the fused kernel writes: the patch tensor, or a plain `H x W x 3`
 /// image (to inspect the resized frame, and to check the fused path).
 #[derive(Clone, Copy)]
@@ -178,13 +195,19 @@ enum Dest {
 pub struct Preprocessor {
     config: PreprocessConfig,
     layout: PatchLayout,
-    /// `v * scale + bias` is `(v / 255 - mean) / std`.
-    scale: [f32; 3],
-    bias: [f32; 3],
     pad_value: [f32; 3],
+    pad_rgb: [u8; 3],
     src_size_px: (usize, usize),
     x_map: AxisMap,
     y_map: AxisMap,
+    /// Two horizontally interpolated source rows (`S * 3` values each, raw
+    /// pixel scale) and which source rows they hold.
+    rows: [Vec<f32>; 2],
+    row_ids: [usize; 2],
+    /// `v * scale + bias` is `(v / 255 - mean) / std`; per channel, repeated
+    /// over one patch-wide run of pixels.
+    scale_run: Vec<f32>,
+    bias_run: Vec<f32>,
 }
 
 impl Preprocessor {
@@ -213,15 +236,20 @@ impl Preprocessor {
             Fit::CenterCrop => [0; 3],
         };
         let pad_value = [0, 1, 2].map(|c| pad_rgb[c] as f32 * scale[c] + bias[c]);
+        let row_len = config.input_size_px * 3;
+        let run = config.patch_px * 3;
         Ok(Preprocessor {
             config,
             layout,
-            scale,
-            bias,
             pad_value,
+            pad_rgb,
             src_size_px: (0, 0),
             x_map: AxisMap::with_capacity(config.input_size_px),
             y_map: AxisMap::with_capacity(config.input_size_px),
+            rows: [vec![0.0; row_len], vec![0.0; row_len]],
+            row_ids: [usize::MAX; 2],
+            scale_run: (0..run).map(|k| scale[k % 3]).collect(),
+            bias_run: (0..run).map(|k| bias[k % 3]).collect(),
         })
     }
 
@@ -289,49 +317,59 @@ impl Preprocessor {
             self.plan(w, h);
         }
         let s = self.config.input_size_px;
-        let p = self.config.patch_px;
-        let run = p * 3;
+        let run = self.config.patch_px * 3;
         let src = image.pixels();
         let row_bytes = w * 3;
-        let (scale, bias, pad) = (self.scale, self.bias, self.pad_value);
-        let x_map = &self.x_map;
-        let x_taps = &x_map.taps[..x_map.hi - x_map.lo];
+        let Preprocessor {
+            layout,
+            pad_value,
+            x_map,
+            y_map,
+            rows,
+            row_ids,
+            scale_run,
+            bias_run,
+            ..
+        } = self;
+        // Separable: each needed source row is interpolated horizontally once
+        // (into `rows`, f32, bars pre-filled), then every output row is a
+        // vertical lerp + normalise over contiguous runs, which vectorises.
+        *row_ids = [usize::MAX; 2];
         for oy in 0..s {
-            let rows = (oy >= self.y_map.lo && oy < self.y_map.hi).then(|| {
-                let t = self.y_map.taps[oy - self.y_map.lo];
-                (
-                    &src[t.i0 * row_bytes..][..row_bytes],
-                    &src[t.i1 * row_bytes..][..row_bytes],
-                    t.frac,
-                )
-            });
-            for gx in 0..s / p {
-                let offset = match dest {
-                    Dest::Patches => self.layout.run_offset(oy, gx),
-                    Dest::Hwc => (oy * s + gx * p) * 3,
-                };
-                let dst = &mut out[offset..][..run];
-                let Some((row0, row1, fy)) = rows else {
-                    for px in dst.chunks_exact_mut(3) {
-                        px.copy_from_slice(&pad);
+            let offset = |gx: usize| match dest {
+                Dest::Patches => layout.run_offset(oy, gx),
+                Dest::Hwc => (oy * s) * 3 + gx * run,
+            };
+            if oy < y_map.lo || oy >= y_map.hi {
+                for gx in 0..s * 3 / run {
+                    for px in out[offset(gx)..][..run].chunks_exact_mut(3) {
+                        px.copy_from_slice(pad_value);
                     }
-                    continue;
-                };
-                for (i, px) in dst.chunks_exact_mut(3).enumerate() {
-                    let ox = gx * p + i;
-                    if ox < x_map.lo || ox >= x_map.hi {
-                        px.copy_from_slice(&pad);
-                        continue;
-                    }
-                    let t = x_taps[ox - x_map.lo];
-                    let (a, b) = (&row0[t.i0..t.i0 + 3], &row0[t.i1..t.i1 + 3]);
-                    let (c, d) = (&row1[t.i0..t.i0 + 3], &row1[t.i1..t.i1 + 3]);
-                    for ch in 0..3 {
-                        let top = a[ch] as f32 + (b[ch] as f32 - a[ch] as f32) * t.frac;
-                        let bottom = c[ch] as f32 + (d[ch] as f32 - c[ch] as f32) * t.frac;
-                        let v = top + (bottom - top) * fy;
-                        px[ch] = v * scale[ch] + bias[ch];
-                    }
+                }
+                continue;
+            }
+            let t = y_map.taps[oy - y_map.lo];
+            if row_ids[0] != t.i0 {
+                if row_ids[1] == t.i0 {
+                    rows.swap(0, 1);
+                    row_ids.swap(0, 1);
+                } else {
+                    x_map.interpolate_row(&src[t.i0 * row_bytes..][..row_bytes], &mut rows[0]);
+                    row_ids[0] = t.i0;
+                }
+            }
+            if row_ids[1] != t.i1 {
+                x_map.interpolate_row(&src[t.i1 * row_bytes..][..row_bytes], &mut rows[1]);
+                row_ids[1] = t.i1;
+            }
+            let fy = t.frac;
+            let (top_row, bottom_row) = (&rows[0], &rows[1]);
+            for gx in 0..s * 3 / run {
+                let dst = &mut out[offset(gx)..][..run];
+                let top = &top_row[gx * run..][..run];
+                let bottom = &bottom_row[gx * run..][..run];
+                for k in 0..run {
+                    dst[k] = (top[k] + (bottom[k] - top[k]) * fy) * scale_run[k] + bias_run[k];
                 }
             }
         }
@@ -362,6 +400,15 @@ impl Preprocessor {
         };
         self.x_map.compute(w, s, resized_w, off_x, 3);
         self.y_map.compute(h, s, resized_h, off_y, 1);
+        // Bars in the interpolated rows hold the raw pad colour, so the
+        // vertical pass normalises them like image pixels.
+        for row in &mut self.rows {
+            for (o, px) in row.chunks_exact_mut(3).enumerate() {
+                if o < self.x_map.lo || o >= self.x_map.hi {
+                    px.copy_from_slice(&self.pad_rgb.map(f32::from));
+                }
+            }
+        }
         self.src_size_px = (w, h);
     }
 }
