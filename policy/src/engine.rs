@@ -1,0 +1,523 @@
+//! The optimized CPU engine: fused quantized kernels, a thread pool, an
+//! F16 (configurable) KV cache and scratch buffers sized once at creation,
+//! so a decode step allocates nothing.
+//!
+//! Prefill runs the new positions in chunks of up to `max_batch` tokens:
+//! each weight row is read once per chunk and dotted with every token
+//! (matmul); decode is the same path with one token (matvec).
+
+use std::sync::Arc;
+
+use half::{bf16, f16};
+
+use crate::error::{PolicyError, Result};
+use crate::kernels::{self, Simd};
+use crate::model::{AudioWeights, Input, Model};
+use crate::pool::{split, Pool};
+use crate::quant::Format;
+use crate::tensor::Tensor;
+
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    pub threads: usize,
+    /// KV cache element format: F16 (default), BF16 or F32.
+    pub kv_format: Format,
+    /// Most positions processed in one prefill pass.
+    pub max_batch: usize,
+    /// Forces the portable kernels (for tests of the fallback path).
+    pub portable: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            kv_format: Format::F16,
+            max_batch: 64,
+            portable: false,
+        }
+    }
+}
+
+struct Scratch {
+    x: Vec<f32>,
+    h: Vec<f32>,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    att: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    xq: Vec<i8>,
+    xd: Vec<f32>,
+    /// One row of attention scores per thread.
+    scores: Vec<f32>,
+    logits: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+pub struct Engine {
+    model: Arc<Model>,
+    simd: Simd,
+    pool: Pool,
+    kv_format: Format,
+    max_batch: usize,
+    /// Per layer, [max_seq_len, kv_dim] packed in `kv_format`.
+    k_cache: Vec<Vec<u8>>,
+    v_cache: Vec<Vec<u8>>,
+    pos: usize,
+    s: Scratch,
+}
+
+/// A pointer that threads of one pool job write through at disjoint indices.
+#[derive(Clone, Copy)]
+struct SyncPtr(*mut f32);
+// SAFETY: every job writes disjoint elements and `Pool::run` joins before the buffer is used again.
+unsafe impl Sync for SyncPtr {}
+unsafe impl Send for SyncPtr {}
+
+impl SyncPtr {
+    // A method call makes closures capture the whole (Sync) wrapper, not the raw field.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// out[i·rows + r] = W[r] · xs[i] for i in 0..n.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    pool: &Pool,
+    simd: Simd,
+    w: &Tensor,
+    xs: &[f32],
+    n: usize,
+    xq: &mut [i8],
+    xd: &mut [f32],
+    out: &mut [f32],
+) {
+    let (rows, cols) = (w.rows(), w.cols());
+    let q8 = kernels::wants_q8(w.format);
+    if q8 {
+        for i in 0..n {
+            kernels::quantize_q8(
+                &xs[i * cols..(i + 1) * cols],
+                &mut xq[i * cols..(i + 1) * cols],
+                &mut xd[i * cols / 32..(i + 1) * cols / 32],
+            );
+        }
+    }
+    let (xq, xd) = (&*xq, &*xd);
+    let out_ptr = SyncPtr(out.as_mut_ptr());
+    assert!(out.len() >= n * rows && xs.len() >= n * cols);
+    let threads = pool.threads();
+    pool.run(&|t| {
+        for r in split(rows, threads, t, 4) {
+            let row = w.row(r);
+            for i in 0..n {
+                let x = &xs[i * cols..(i + 1) * cols];
+                let (q, d) = if q8 {
+                    (
+                        &xq[i * cols..(i + 1) * cols],
+                        &xd[i * cols / 32..(i + 1) * cols / 32],
+                    )
+                } else {
+                    (&[][..], &[][..])
+                };
+                let v = kernels::dot(simd, w.format, row, w.tensor_scale, x, q, d);
+                // SAFETY: row r belongs to this thread only; i·rows + r < out.len() (asserted).
+                unsafe { *out_ptr.get().add(i * rows + r) = v };
+            }
+        }
+    });
+}
+
+fn rms_norm(x: &[f32], w: &Tensor, eps: f32, out: &mut [f32]) {
+    w.row_to_f32(0, out);
+    let ms = x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32;
+    let inv = 1.0 / (ms + eps).sqrt();
+    for (o, v) in out.iter_mut().zip(x) {
+        *o *= v * inv;
+    }
+}
+
+fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+fn store_kv(format: Format, src: &[f32], dst: &mut [u8]) {
+    match format {
+        Format::F32 => {
+            for (d, v) in dst.chunks_exact_mut(4).zip(src) {
+                d.copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        Format::F16 => {
+            for (d, v) in dst.chunks_exact_mut(2).zip(src) {
+                d.copy_from_slice(&f16::from_f32(*v).to_le_bytes());
+            }
+        }
+        _ => {
+            for (d, v) in dst.chunks_exact_mut(2).zip(src) {
+                d.copy_from_slice(&bf16::from_f32(*v).to_le_bytes());
+            }
+        }
+    }
+}
+
+/// out += a · v, v packed in a KV format.
+fn axpy(format: Format, v: &[u8], a: f32, out: &mut [f32]) {
+    match format {
+        Format::F32 => {
+            for (o, b) in out.iter_mut().zip(v.chunks_exact(4)) {
+                *o += a * f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        Format::F16 => {
+            for (o, b) in out.iter_mut().zip(v.chunks_exact(2)) {
+                *o += a * f16::from_le_bytes([b[0], b[1]]).to_f32();
+            }
+        }
+        _ => {
+            for (o, b) in out.iter_mut().zip(v.chunks_exact(2)) {
+                *o += a * bf16::from_le_bytes([b[0], b[1]]).to_f32();
+            }
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(model: Arc<Model>, opts: EngineOptions) -> Result<Engine> {
+        if !matches!(opts.kv_format, Format::F32 | Format::F16 | Format::BF16) {
+            return Err(PolicyError::Input(format!(
+                "KV cache format {} is not supported; use F16, BF16 or F32",
+                opts.kv_format
+            )));
+        }
+        let c = &model.config;
+        let (d, kv, ff, b) = (c.d_model, c.kv_dim(), c.d_ff(), opts.max_batch.max(1));
+        let widest_in = [
+            d,
+            ff,
+            c.inputs.vision_patch_dim.unwrap_or(0),
+            c.inputs.state_dim.unwrap_or(0),
+            match c.inputs.audio {
+                Some(crate::config::AudioInput::Patches { patch_dim }) => patch_dim,
+                _ => 0,
+            },
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(d);
+        let kv_bytes = c.max_seq_len * kv * opts.kv_format.block_bytes();
+        let pool = Pool::new(opts.threads.max(1));
+        let threads = pool.threads();
+        Ok(Engine {
+            simd: if opts.portable {
+                Simd::Portable
+            } else {
+                Simd::detect()
+            },
+            pool,
+            kv_format: opts.kv_format,
+            max_batch: b,
+            k_cache: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
+            v_cache: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
+            pos: 0,
+            s: Scratch {
+                x: vec![0.0; b * d],
+                h: vec![0.0; b * widest_in.max(d)],
+                q: vec![0.0; b * d],
+                k: vec![0.0; b * kv],
+                v: vec![0.0; b * kv],
+                att: vec![0.0; b * d],
+                gate: vec![0.0; b * ff.max(d)],
+                up: vec![0.0; b * ff],
+                xq: vec![0; b * widest_in],
+                xd: vec![0.0; b * widest_in.div_ceil(32)],
+                scores: vec![0.0; threads * c.max_seq_len],
+                logits: vec![0.0; c.vocab_size()],
+                bias: vec![0.0; d],
+            },
+            model,
+        })
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub fn simd(&self) -> Simd {
+        self.simd
+    }
+
+    pub fn threads(&self) -> usize {
+        self.pool.threads()
+    }
+
+    /// Positions held in the KV cache.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub fn reset(&mut self) {
+        self.pos = 0;
+    }
+
+    /// Forgets positions from `pos` on, keeping the prefix's KV (prefix reuse).
+    pub fn truncate(&mut self, pos: usize) {
+        self.pos = self.pos.min(pos);
+    }
+
+    /// Runs `inputs` at the next positions and returns the logits of the last.
+    pub fn forward(&mut self, inputs: &[Input]) -> Result<&[f32]> {
+        if inputs.is_empty() {
+            return Err(PolicyError::Input(
+                "forward needs at least one input".into(),
+            ));
+        }
+        let max = self.model.config.max_seq_len;
+        if self.pos + inputs.len() > max {
+            return Err(PolicyError::Input(format!(
+                "sequence of {} positions exceeds the model's max_seq_len {max}; reset the engine or raise max_seq_len",
+                self.pos + inputs.len()
+            )));
+        }
+        let mut start = 0;
+        while start < inputs.len() {
+            let n = (inputs.len() - start).min(self.max_batch);
+            self.run_chunk(&inputs[start..start + n])?;
+            start += n;
+        }
+        Ok(&self.s.logits)
+    }
+
+    /// Greedy decoding: `n` tokens after `prompt`, appended to `out`.
+    pub fn greedy(&mut self, prompt: &[Input], n: usize, out: &mut Vec<u32>) -> Result<()> {
+        let mut next = crate::reference::argmax(self.forward(prompt)?);
+        for i in 0..n {
+            out.push(next);
+            if i + 1 < n {
+                next = crate::reference::argmax(self.forward(&[Input::Token(next)])?);
+            }
+        }
+        Ok(())
+    }
+
+    fn embed(&mut self, inputs: &[Input]) -> Result<()> {
+        let m = &*self.model;
+        let d = m.config.d_model;
+        for (i, input) in inputs.iter().enumerate() {
+            let x = &mut self.s.x[i * d..(i + 1) * d];
+            let lookup = |t: &Tensor, id: u32, x: &mut [f32]| {
+                if (id as usize) < t.rows() {
+                    t.row_to_f32(id as usize, x);
+                    Ok(())
+                } else {
+                    Err(PolicyError::Input(format!(
+                        "input id {id} is outside 0..{} of '{}'",
+                        t.rows(),
+                        t.name
+                    )))
+                }
+            };
+            match *input {
+                Input::Token(id) => lookup(&m.embed, id, x)?,
+                Input::AudioCode(id) => match &m.audio {
+                    Some(AudioWeights::Codebook(t)) => lookup(t, id, x)?,
+                    _ => {
+                        return Err(PolicyError::Input(
+                            "this model has no audio codebook".into(),
+                        ))
+                    }
+                },
+                Input::Vision(v) | Input::Audio(v) | Input::State(v) => {
+                    let (first, second, what) = match input {
+                        Input::Vision(_) => (m.vision.as_ref(), None, "vision"),
+                        Input::Audio(_) => match &m.audio {
+                            Some(AudioWeights::Patches(a)) => (Some(a), None, "audio"),
+                            _ => (None, None, "audio patch"),
+                        },
+                        _ => match &m.state {
+                            Some(s) => (Some(&s.fc1), Some(&s.fc2), "state"),
+                            None => (None, None, "state"),
+                        },
+                    };
+                    let a = first.ok_or_else(|| {
+                        PolicyError::Input(format!("this model has no {what} input"))
+                    })?;
+                    if v.len() != a.weight.cols() {
+                        return Err(PolicyError::Input(format!(
+                            "{what} input has {} values; the model takes {}",
+                            v.len(),
+                            a.weight.cols()
+                        )));
+                    }
+                    let s = &mut self.s;
+                    let out = &mut s.gate[..d];
+                    matmul(
+                        &self.pool, self.simd, &a.weight, v, 1, &mut s.xq, &mut s.xd, out,
+                    );
+                    a.bias.row_to_f32(0, &mut s.bias);
+                    for (o, b) in out.iter_mut().zip(&s.bias) {
+                        *o += b;
+                    }
+                    if let Some(a2) = second {
+                        for o in out.iter_mut() {
+                            *o = silu(*o);
+                        }
+                        let hid = &s.gate[..d];
+                        matmul(
+                            &self.pool,
+                            self.simd,
+                            &a2.weight,
+                            hid,
+                            1,
+                            &mut s.xq,
+                            &mut s.xd,
+                            &mut s.h[..d],
+                        );
+                        a2.bias.row_to_f32(0, &mut s.bias);
+                        for (o, b) in s.h[..d].iter_mut().zip(&s.bias) {
+                            *o += b;
+                        }
+                        s.x[i * d..(i + 1) * d].copy_from_slice(&s.h[..d]);
+                    } else {
+                        s.x[i * d..(i + 1) * d].copy_from_slice(&s.gate[..d]);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run_chunk(&mut self, inputs: &[Input]) -> Result<()> {
+        self.embed(inputs)?;
+        let model = self.model.clone();
+        let c = &model.config;
+        let n = inputs.len();
+        let (d, kv, ff, hd) = (c.d_model, c.kv_dim(), c.d_ff(), c.head_dim());
+        let (nh, group) = (c.n_heads, c.n_heads / c.n_kv_heads);
+        let kvf = self.kv_format;
+        let eb = kvf.block_bytes();
+        let max_seq = c.max_seq_len;
+        let pos0 = self.pos;
+        let (pool, simd) = (&self.pool, self.simd);
+        let threads = pool.threads();
+        let inv_sqrt = 1.0 / (hd as f32).sqrt();
+        for (li, l) in model.layers.iter().enumerate() {
+            let s = &mut self.s;
+            for i in 0..n {
+                rms_norm(
+                    &s.x[i * d..(i + 1) * d],
+                    &l.attn_norm,
+                    c.rms_eps,
+                    &mut s.h[i * d..(i + 1) * d],
+                );
+            }
+            matmul(pool, simd, &l.wq, &s.h, n, &mut s.xq, &mut s.xd, &mut s.q);
+            matmul(pool, simd, &l.wk, &s.h, n, &mut s.xq, &mut s.xd, &mut s.k);
+            matmul(pool, simd, &l.wv, &s.h, n, &mut s.xq, &mut s.xd, &mut s.v);
+            for i in 0..n {
+                let p = pos0 + i;
+                for head in s.q[i * d..(i + 1) * d].chunks_exact_mut(hd) {
+                    crate::reference::rope(head, p, c.rope_theta);
+                }
+                for head in s.k[i * kv..(i + 1) * kv].chunks_exact_mut(hd) {
+                    crate::reference::rope(head, p, c.rope_theta);
+                }
+                let at = p * kv * eb..(p + 1) * kv * eb;
+                store_kv(
+                    kvf,
+                    &s.k[i * kv..(i + 1) * kv],
+                    &mut self.k_cache[li][at.clone()],
+                );
+                store_kv(kvf, &s.v[i * kv..(i + 1) * kv], &mut self.v_cache[li][at]);
+            }
+            let (kc, vc) = (&self.k_cache[li], &self.v_cache[li]);
+            let att_ptr = SyncPtr(s.att.as_mut_ptr());
+            let scores_ptr = SyncPtr(s.scores.as_mut_ptr());
+            let q = &s.q;
+            pool.run(&|t| {
+                // SAFETY: thread t owns scores row t and the (token, head) att slices it is given.
+                let scores = unsafe {
+                    std::slice::from_raw_parts_mut(scores_ptr.get().add(t * max_seq), max_seq)
+                };
+                for job in split(n * nh, threads, t, 1) {
+                    let (i, h) = (job / nh, job % nh);
+                    let kvh = h / group;
+                    let qh = &q[i * d + h * hd..i * d + (h + 1) * hd];
+                    let len = pos0 + i + 1;
+                    let mut max = f32::NEG_INFINITY;
+                    for (tp, sc) in scores[..len].iter_mut().enumerate() {
+                        let off = (tp * kv + kvh * hd) * eb;
+                        let krow = &kc[off..off + hd * eb];
+                        *sc = kernels::dot(simd, kvf, krow, 1.0, qh, &[], &[]) * inv_sqrt;
+                        max = max.max(*sc);
+                    }
+                    let mut sum = 0.0;
+                    for sc in scores[..len].iter_mut() {
+                        *sc = (*sc - max).exp();
+                        sum += *sc;
+                    }
+                    let out = unsafe {
+                        std::slice::from_raw_parts_mut(att_ptr.get().add(i * d + h * hd), hd)
+                    };
+                    out.fill(0.0);
+                    for (tp, sc) in scores[..len].iter().enumerate() {
+                        let off = (tp * kv + kvh * hd) * eb;
+                        axpy(kvf, &vc[off..off + hd * eb], sc / sum, out);
+                    }
+                }
+            });
+            matmul(pool, simd, &l.wo, &s.att, n, &mut s.xq, &mut s.xd, &mut s.h);
+            for (x, o) in s.x[..n * d].iter_mut().zip(&s.h) {
+                *x += o;
+            }
+            for i in 0..n {
+                rms_norm(
+                    &s.x[i * d..(i + 1) * d],
+                    &l.ffn_norm,
+                    c.rms_eps,
+                    &mut s.h[i * d..(i + 1) * d],
+                );
+            }
+            matmul(
+                pool,
+                simd,
+                &l.w_gate,
+                &s.h,
+                n,
+                &mut s.xq,
+                &mut s.xd,
+                &mut s.gate,
+            );
+            matmul(
+                pool, simd, &l.w_up, &s.h, n, &mut s.xq, &mut s.xd, &mut s.up,
+            );
+            for (g, u) in s.gate[..n * ff].iter_mut().zip(&s.up) {
+                *g = silu(*g) * u;
+            }
+            matmul(
+                pool, simd, &l.w_down, &s.gate, n, &mut s.xq, &mut s.xd, &mut s.h,
+            );
+            for (x, o) in s.x[..n * d].iter_mut().zip(&s.h) {
+                *x += o;
+            }
+        }
+        let s = &mut self.s;
+        let last = &s.x[(n - 1) * d..n * d];
+        rms_norm(last, &model.norm, c.rms_eps, &mut s.h[..d]);
+        matmul(
+            pool,
+            simd,
+            &model.head,
+            &s.h[..d],
+            1,
+            &mut s.xq,
+            &mut s.xd,
+            &mut s.logits,
+        );
+        self.pos += n;
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! AVX2 + FMA + F16C kernels (x86-64). The Q8·Q8 and Q4·Q8 integer dot uses
+//! llama.cpp's sign trick: maddubs needs one unsigned operand, so |w| meets
+//! sign(w)·x.
+
+#![allow(clippy::needless_range_loop)] // raw-pointer block loops read clearer indexed
+
+use std::arch::x86_64::*;
+
+use crate::quant::Format;
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn hsum(v: __m256) -> f32 {
+    let lo = _mm256_castps256_ps128(v);
+    let hi = _mm256_extractf128_ps(v, 1);
+    let s = _mm_add_ps(lo, hi);
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    _mm_cvtss_f32(s)
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn f16_scalar(lo: u8, hi: u8) -> f32 {
+    let bits = u16::from_le_bytes([lo, hi]) as i32;
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)))
+}
+
+/// Sum of products of 32 signed bytes, as 8 f32 partial sums.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn mul_sum_i8(w: __m256i, x: __m256i) -> __m256 {
+    let aw = _mm256_sign_epi8(w, w);
+    let sx = _mm256_sign_epi8(x, w);
+    let dot16 = _mm256_maddubs_epi16(aw, sx);
+    _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, _mm256_set1_epi16(1)))
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_f32(w: &[f32], x: &[f32]) -> f32 {
+    let n = w.len().min(x.len());
+    let (wp, xp) = (w.as_ptr(), x.as_ptr());
+    let mut a0 = _mm256_setzero_ps();
+    let mut a1 = _mm256_setzero_ps();
+    let mut i = 0;
+    while i + 16 <= n {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(wp.add(i)), _mm256_loadu_ps(xp.add(i)), a0);
+        a1 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(wp.add(i + 8)),
+            _mm256_loadu_ps(xp.add(i + 8)),
+            a1,
+        );
+        i += 16;
+    }
+    let mut s = hsum(_mm256_add_ps(a0, a1));
+    while i < n {
+        s += w[i] * x[i];
+        i += 1;
+    }
+    s
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot(
+    format: Format,
+    row: &[u8],
+    tensor_scale: f32,
+    x: &[f32],
+    xq: &[i8],
+    xd: &[f32],
+) -> f32 {
+    let rp = row.as_ptr();
+    let xp = x.as_ptr();
+    match format {
+        Format::F32 => {
+            let n = (row.len() / 4).min(x.len());
+            let mut a0 = _mm256_setzero_ps();
+            let mut a1 = _mm256_setzero_ps();
+            let mut i = 0;
+            while i + 16 <= n {
+                let w0 = _mm256_loadu_ps(rp.add(4 * i) as *const f32);
+                let w1 = _mm256_loadu_ps(rp.add(4 * i + 32) as *const f32);
+                a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xp.add(i)), a0);
+                a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xp.add(i + 8)), a1);
+                i += 16;
+            }
+            let mut s = hsum(_mm256_add_ps(a0, a1));
+            while i < n {
+                let b = &row[4 * i..4 * i + 4];
+                s += f32::from_le_bytes([b[0], b[1], b[2], b[3]]) * x[i];
+                i += 1;
+            }
+            s
+        }
+        Format::F16 | Format::BF16 => {
+            let n = (row.len() / 2).min(x.len());
+            let mut a0 = _mm256_setzero_ps();
+            let mut a1 = _mm256_setzero_ps();
+            let load = |p: *const u8| -> __m256 {
+                let h = _mm_loadu_si128(p as *const __m128i);
+                if format == Format::F16 {
+                    _mm256_cvtph_ps(h)
+                } else {
+                    _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+                }
+            };
+            let mut i = 0;
+            while i + 16 <= n {
+                a0 = _mm256_fmadd_ps(load(rp.add(2 * i)), _mm256_loadu_ps(xp.add(i)), a0);
+                a1 = _mm256_fmadd_ps(load(rp.add(2 * i + 16)), _mm256_loadu_ps(xp.add(i + 8)), a1);
+                i += 16;
+            }
+            let mut s = hsum(_mm256_add_ps(a0, a1));
+            if i < n {
+                s += super::portable_dot(format, &row[2 * i..], tensor_scale, &x[i..], xq, xd);
+            }
+            s
+        }
+        Format::Q8_0 => {
+            let mut acc = _mm256_setzero_ps();
+            let nb = (row.len() / 34).min(xd.len());
+            for b in 0..nb {
+                let bp = rp.add(b * 34);
+                let d = f16_scalar(*bp, *bp.add(1)) * xd[b];
+                let w = _mm256_loadu_si256(bp.add(2) as *const __m256i);
+                let q = _mm256_loadu_si256(xq.as_ptr().add(b * 32) as *const __m256i);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), mul_sum_i8(w, q), acc);
+            }
+            hsum(acc)
+        }
+        Format::Q4_0 => {
+            let mut acc = _mm256_setzero_ps();
+            let m4 = _mm_set1_epi8(0x0F);
+            let eight = _mm256_set1_epi8(8);
+            let nb = (row.len() / 18).min(xd.len());
+            for b in 0..nb {
+                let bp = rp.add(b * 18);
+                let d = f16_scalar(*bp, *bp.add(1)) * xd[b];
+                let bytes = _mm_loadu_si128(bp.add(2) as *const __m128i);
+                let lo = _mm_and_si128(bytes, m4);
+                let hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), m4);
+                let w = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), eight);
+                let q = _mm256_loadu_si256(xq.as_ptr().add(b * 32) as *const __m256i);
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), mul_sum_i8(w, q), acc);
+            }
+            hsum(acc)
+        }
+        Format::NF4 | Format::MXFP4 | Format::NVFP4 => {
+            super::dequant_dot(format, row, tensor_scale, x, |w, x| dot_f32(w, x))
+        }
+    }
+}
