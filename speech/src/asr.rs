@@ -24,6 +24,10 @@ pub const MAX_UTTERANCE_SAMPLES: usize = COMMAND_AUDIO_CTX * 2 * crate::mel::HOP
 /// A command is a few words; 24 tokens leave room for a sentence and stop
 /// a looping decoder early.
 pub const COMMAND_MAX_TOKENS: usize = 24;
+/// Decoder prompt that primes tiny.en with the command vocabulary. Without
+/// it, espeak's "squat" comes out as "What?" in every voice and speed.
+pub const COMMAND_PROMPT: &str = "Robot commands: stand up, sit down, squat, damp mode, stop, \
+     start, walk forward, walk backward, turn left, turn right, wave.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AsrError {
@@ -64,6 +68,8 @@ pub struct AsrConfig {
     pub n_threads: usize,
     pub audio_ctx: usize,
     pub max_tokens: usize,
+    /// Decoder prompt (vocabulary priming); empty for none.
+    pub prompt: &'static str,
 }
 
 impl Default for AsrConfig {
@@ -72,6 +78,7 @@ impl Default for AsrConfig {
             n_threads: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
             audio_ctx: COMMAND_AUDIO_CTX,
             max_tokens: COMMAND_MAX_TOKENS,
+            prompt: COMMAND_PROMPT,
         }
     }
 }
@@ -155,6 +162,9 @@ impl Recognizer {
         params.set_max_tokens(self.config.max_tokens as i32);
         // Bracketed non-speech annotations ("[MUSIC]") are never commands.
         params.set_suppress_nst(true);
+        if !self.config.prompt.is_empty() {
+            params.set_initial_prompt(self.config.prompt);
+        }
         self.state.full(params, audio_16k)?;
         let mut text = String::new();
         for segment in self.state.as_iter() {
