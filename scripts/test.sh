@@ -14,6 +14,8 @@ export TENDON_PEERS_PYTHON
 echo "[test] Unitree SDK peers: $TENDON_PEERS_PYTHON" >&2
 # numpy + mcap for tendon-perception (patch order, resize parity, MCAP interop).
 TENDON_PERCEPTION_PYTHON=$(scripts/install-perception.sh | tail -n 1); export TENDON_PERCEPTION_PYTHON
+# espeak-ng, librosa venv, tiny.en imported to ggml: TENDON_SPEECH_PYTHON, TENDON_WHISPER_CT2_DIR, TENDON_WHISPER_MODEL.
+speech_env=$(scripts/install-speech.sh); eval "$speech_env"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
