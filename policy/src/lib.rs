@@ -14,3 +14,4 @@ pub mod engine;
 pub mod kernels;
 pub mod pool;
 pub mod testmodel;
+pub mod weights;
