@@ -75,11 +75,9 @@ impl Value {
             Value::F32(v) => format!("{v}"),
             Value::F64(v) => format!("{v}"),
             Value::Bool(v) => format!("{v}"),
-            v => format!(
-                "{}",
-                v.as_u64()
-                    .map_or_else(|| format!("{v:?}"), |u| u.to_string())
-            ),
+            v => v
+                .as_u64()
+                .map_or_else(|| format!("{v:?}"), |u| u.to_string()),
         }
     }
 }
