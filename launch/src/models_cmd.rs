@@ -15,6 +15,26 @@ pub enum ModelsCommand {
         /// The ggml file to write.
         out: PathBuf,
     },
+    /// Learn an audio codebook (k-means over bundles of log-mel frames) from
+    /// WAV files and save it; its centroids turn audio into token ids.
+    TrainCodebook {
+        /// Training audio (any rate and channel count).
+        #[arg(required = true)]
+        wavs: Vec<PathBuf>,
+        /// Codebook file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of centroids (token ids).
+        #[arg(long, default_value_t = 256)]
+        k: usize,
+        /// Log-mel frames (10 ms each) per bundle, 2..=8.
+        #[arg(long, default_value_t = 4)]
+        bundle_frames: usize,
+        #[arg(long, default_value_t = 25)]
+        iterations: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
 
 pub fn run(cmd: ModelsCommand) -> Result<()> {
@@ -36,5 +56,47 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
             );
             Ok(())
         }
+        ModelsCommand::TrainCodebook {
+            wavs,
+            out,
+            k,
+            bundle_frames,
+            iterations,
+            seed,
+        } => train_codebook(&wavs, &out, k, bundle_frames, iterations, seed),
     }
+}
+
+fn train_codebook(
+    wavs: &[PathBuf],
+    out: &std::path::Path,
+    k: usize,
+    bundle_frames: usize,
+    iterations: usize,
+    seed: u64,
+) -> Result<()> {
+    use anyhow::Context;
+    use tendon_speech::codebook::Codebook;
+    let started = std::time::Instant::now();
+    let mut frames = Vec::new();
+    for wav in wavs {
+        let audio = tendon_speech::WavSource::open(wav)?.into_samples();
+        let mel = tendon_speech::log_mel_spectrogram(&audio)
+            .with_context(|| format!("log-mel of {}", wav.display()))?;
+        // Bundles never straddle two files.
+        let whole = mel.n_frames / bundle_frames.max(1) * bundle_frames.max(1);
+        frames.extend_from_slice(&mel.data[..whole * tendon_speech::mel::N_MELS]);
+    }
+    let (book, report) = Codebook::train(&frames, bundle_frames, k, iterations, seed)?;
+    book.save(out)?;
+    println!(
+        "wrote {}: k {k}, {bundle_frames} frames per bundle, trained on {} bundles; mse per value {:.4} after seeding, {:.4} after {} iterations ({:.1} s)",
+        out.display(),
+        report.n_bundles,
+        report.seeded_mse,
+        report.trained_mse,
+        report.iterations,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }

@@ -3,10 +3,12 @@
 //! commands (VAD → whisper.cpp → command grammar).
 
 pub mod asr;
+pub mod codebook;
 pub mod ct2;
 pub mod ggml;
 pub mod grammar;
 pub mod mel;
+pub mod patches;
 pub mod pipeline;
 pub mod source;
 pub mod vad;
