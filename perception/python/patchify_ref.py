@@ -9,7 +9,7 @@ Modes (all raw buffers are little-endian, row-major):
   resize   --input U8.bin --width W --height H --size S --patch P --fit letterbox|crop
            --pad R,G,B --mean a,b,c --std a,b,c --layout patches|hwc --output F32.bin
   patchify --input F32.bin --height H --width W --channels C --patch P --output F32.bin
-  mcap-summary FILE.mcap       (JSON: channels, schemas and decoded image headers)
+  mcap-summary FILE.mcap       (JSON: channels, schemas and decoded Image/CompressedImage headers)
   bench    (same options as resize, no --output/--layout): reads commands on stdin
            'full N' / 'patchify N', answers the mean ns per call over N calls
 """
@@ -152,13 +152,7 @@ def cmd_mcap_summary(a):
 
             sec, nanosec = u32(), u32()
             frame_id = string()
-            height, width = u32(), u32()
-            encoding = string()
-            pos += 1
-            step = u32()
-            n = u32()
-            data = d[pos:pos + n]
-            out["messages"].append({
+            entry = {
                 "topic": channel.topic,
                 "schema": schema.name,
                 "schema_encoding": schema.encoding,
@@ -166,12 +160,26 @@ def cmd_mcap_summary(a):
                 "log_time": message.log_time,
                 "stamp_ns": sec * 1_000_000_000 + nanosec,
                 "frame_id": frame_id,
-                "width": width,
-                "height": height,
-                "encoding": encoding,
-                "step": step,
-                "data_sha256": hashlib.sha256(data).hexdigest(),
-            })
+            }
+            if schema.name == "sensor_msgs/msg/CompressedImage":
+                entry["format"] = string()
+                n = u32()
+                entry["data_len"] = n
+                entry["jpeg_soi"] = d[pos:pos + 2] == b"\xff\xd8"
+            else:
+                height, width = u32(), u32()
+                encoding = string()
+                pos += 1
+                step = u32()
+                n = u32()
+                entry.update({
+                    "width": width,
+                    "height": height,
+                    "encoding": encoding,
+                    "step": step,
+                    "data_sha256": hashlib.sha256(d[pos:pos + n]).hexdigest(),
+                })
+            out["messages"].append(entry)
     print(json.dumps(out))
 
 

@@ -57,7 +57,7 @@ pub enum PerceptionError {
         detail: String,
     },
 
-    #[error("MCAP recording '{}': channel '{topic}' has schema '{schema}' ({schema_encoding}/{message_encoding}); this reader takes sensor_msgs/msg/Image (ros2msg/cdr), as written by tendon_perception::McapFrameWriter", path.display())]
+    #[error("MCAP recording '{}': channel '{topic}' has schema '{schema}' ({schema_encoding}/{message_encoding}); this reader takes sensor_msgs/msg/Image or sensor_msgs/msg/CompressedImage (ros2msg/cdr), as written by tendon_perception::McapFrameWriter", path.display())]
     McapWrongSchema {
         path: PathBuf,
         topic: String,

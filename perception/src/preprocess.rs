@@ -126,7 +126,7 @@ struct AxisMap {
 }
 
 impl AxisMap {
-    fn with_capacity(out_len: usize) -> AxisMap {
+    fn new(out_len: usize) -> AxisMap {
         AxisMap {
             lo: 0,
             hi: 0,
@@ -161,9 +161,7 @@ impl AxisMap {
             };
         }
     }
-}
 
-impl AxisMap {
     /// Horizontal lerp of one RGB8 source row into `out` (`S * 3` f32), for
     /// the image columns `lo..hi` only.
     fn interpolate_row(&self, row: &[u8], out: &mut [f32]) {
@@ -244,8 +242,8 @@ impl Preprocessor {
             pad_value,
             pad_rgb,
             src_size_px: (0, 0),
-            x_map: AxisMap::with_capacity(config.input_size_px),
-            y_map: AxisMap::with_capacity(config.input_size_px),
+            x_map: AxisMap::new(config.input_size_px),
+            y_map: AxisMap::new(config.input_size_px),
             rows: [vec![0.0; row_len], vec![0.0; row_len]],
             row_ids: [usize::MAX; 2],
             scale_run: (0..run).map(|k| scale[k % 3]).collect(),

@@ -1,6 +1,7 @@
-//! Frames in MCAP recordings, as ROS 2 `sensor_msgs/msg/Image` messages in
-//! CDR, the layout Foxglove, `ros2 bag` and the Python `mcap-ros2-support`
-//! reader all understand without a custom schema.
+//! Frames in MCAP recordings, as ROS 2 `sensor_msgs/msg/Image` (raw RGB8)
+//! or `sensor_msgs/msg/CompressedImage` (JPEG) messages in CDR, the layouts
+//! Foxglove, `ros2 bag` and the Python `mcap-ros2-support` reader all
+//! understand without a custom schema.
 //!
 //! The header stamp is the capture time on tendon's monotonic clock (not wall
 //! time); the MCAP log and publish times carry the same value.
@@ -20,17 +21,21 @@ use crate::error::PerceptionError;
 use crate::frame::{Frame, FrameSource};
 
 pub const IMAGE_SCHEMA_NAME: &str = "sensor_msgs/msg/Image";
+pub const COMPRESSED_IMAGE_SCHEMA_NAME: &str = "sensor_msgs/msg/CompressedImage";
 const SCHEMA_ENCODING: &str = "ros2msg";
 const MESSAGE_ENCODING: &str = "cdr";
-/// The `.msg` text with its dependencies, as rosbag2 stores it.
-const IMAGE_SCHEMA_TEXT: &str = "std_msgs/Header header
+/// The message fields; the schema is these followed by the dependencies
+/// (`HEADER_SCHEMA_TEXT`), as rosbag2 stores a `.msg` definition.
+const IMAGE_FIELDS: &str = "std_msgs/Header header
 uint32 height
 uint32 width
 string encoding
 uint8 is_bigendian
 uint32 step
 uint8[] data
-================================================================================
+";
+const HEADER_SCHEMA_TEXT: &str =
+    "================================================================================
 MSG: std_msgs/Header
 builtin_interfaces/Time stamp
 string frame_id
@@ -39,6 +44,20 @@ MSG: builtin_interfaces/Time
 int32 sec
 uint32 nanosec
 ";
+const COMPRESSED_IMAGE_FIELDS: &str = "std_msgs/Header header
+string format
+uint8[] data
+";
+
+/// How frames are stored in a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameEncoding {
+    /// `sensor_msgs/msg/Image`, `rgb8`: exact, 921.6 kB per 640x480 frame.
+    Raw,
+    /// `sensor_msgs/msg/CompressedImage`, format `jpeg`, at `quality` (1-100).
+    Jpeg { quality: u8 },
+}
+
 /// CDR little-endian encapsulation (XCDR1), as ROS 2 writes it.
 const CDR_LE_HEADER: [u8; 4] = [0x00, 0x01, 0x00, 0x00];
 
@@ -46,6 +65,18 @@ const CDR_LE_HEADER: [u8; 4] = [0x00, 0x01, 0x00, 0x00];
 struct CdrOut<'a>(&'a mut Vec<u8>);
 
 impl CdrOut<'_> {
+    /// Clears `out` and writes the encapsulation and the `std_msgs/Header`.
+    fn start<'b>(out: &'b mut Vec<u8>, capture_time: MonoTime, frame_id: &str) -> CdrOut<'b> {
+        out.clear();
+        out.extend_from_slice(&CDR_LE_HEADER);
+        let mut w = CdrOut(out);
+        let ns = capture_time.ns;
+        w.u32((ns / 1_000_000_000) as u32); // int32 sec: monotonic time, far from overflow
+        w.u32((ns % 1_000_000_000) as u32);
+        w.string(frame_id);
+        w
+    }
+
     fn align(&mut self, n: usize) {
         while (self.0.len() - 4) % n != 0 {
             self.0.push(0);
@@ -65,13 +96,7 @@ impl CdrOut<'_> {
 /// Encodes `frame` as a CDR `sensor_msgs/msg/Image` into `out` (cleared
 /// first; reuse it across frames).
 pub fn encode_image_message(frame: &Frame, frame_id: &str, out: &mut Vec<u8>) {
-    out.clear();
-    out.extend_from_slice(&CDR_LE_HEADER);
-    let mut w = CdrOut(out);
-    let ns = frame.capture_time.ns;
-    w.u32((ns / 1_000_000_000) as u32); // int32 sec; monotonic time fits until 2038 + boot
-    w.u32((ns % 1_000_000_000) as u32);
-    w.string(frame_id);
+    let mut w = CdrOut::start(out, frame.capture_time, frame_id);
     w.u32(frame.height_px as u32);
     w.u32(frame.width_px as u32);
     w.string(frame.format.ros_encoding());
@@ -81,6 +106,47 @@ pub fn encode_image_message(frame: &Frame, frame_id: &str, out: &mut Vec<u8>) {
     w.0.extend_from_slice(&frame.pixels);
 }
 
+/// Encodes `frame` as a CDR `sensor_msgs/msg/CompressedImage` with format
+/// `jpeg` into `out` (cleared first).
+pub fn encode_jpeg_message(
+    frame: &Frame,
+    frame_id: &str,
+    quality: u8,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality.clamp(1, 100))
+        .encode(
+            &frame.pixels,
+            frame.width_px as u32,
+            frame.height_px as u32,
+            image::ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| format!("JPEG encoding failed: {e}"))?;
+    let mut w = CdrOut::start(out, frame.capture_time, frame_id);
+    w.string("jpeg");
+    w.u32(jpeg.len() as u32);
+    w.0.extend_from_slice(&jpeg);
+    Ok(())
+}
+
+/// Decodes a CDR `sensor_msgs/msg/CompressedImage` (JPEG or PNG) into an
+/// RGB8 frame stamped with the header time.
+pub fn decode_compressed_message(data: &[u8]) -> Result<Frame, String> {
+    let mut r = CdrIn::start(data)?;
+    let ns = r.stamp_ns()?;
+    r.string("header.frame_id")?;
+    let format = r.string("format")?;
+    let len = r.u32("data length")? as usize;
+    let bytes = r.bytes(len, "data")?;
+    let rgb = image::load_from_memory(bytes)
+        .map_err(|e| format!("its '{format}' data does not decode as JPEG or PNG: {e}"))?
+        .into_rgb8();
+    let (width_px, height_px) = (rgb.width() as usize, rgb.height() as usize);
+    Frame::new_rgb8(MonoTime::from_ns(ns), width_px, height_px, rgb.into_raw())
+        .map_err(|e| e.to_string())
+}
+
 /// CDR reader over one message; every read is bounds-checked.
 struct CdrIn<'a> {
     buf: &'a [u8],
@@ -88,6 +154,22 @@ struct CdrIn<'a> {
 }
 
 impl<'a> CdrIn<'a> {
+    fn start(data: &'a [u8]) -> Result<CdrIn<'a>, String> {
+        if data.len() < 4 || data[..2] != CDR_LE_HEADER[..2] {
+            return Err(format!(
+                "it does not start with the little-endian CDR header 00 01 (got {:02x?})",
+                &data[..data.len().min(4)]
+            ));
+        }
+        Ok(CdrIn { buf: data, pos: 4 })
+    }
+
+    fn stamp_ns(&mut self) -> Result<u64, String> {
+        let sec = self.u32("header.stamp.sec")?;
+        let nanosec = self.u32("header.stamp.nanosec")?;
+        Ok(sec as u64 * 1_000_000_000 + nanosec as u64)
+    }
+
     fn align(&mut self, n: usize) {
         let rel = self.pos - 4;
         self.pos += (n - rel % n) % n;
@@ -128,15 +210,8 @@ enum Decoded {
 }
 
 fn decode(data: &[u8]) -> Result<Decoded, String> {
-    if data.len() < 4 || data[..2] != CDR_LE_HEADER[..2] {
-        return Err(format!(
-            "it does not start with the little-endian CDR header 00 01 (got {:02x?})",
-            &data[..data.len().min(4)]
-        ));
-    }
-    let mut r = CdrIn { buf: data, pos: 4 };
-    let sec = r.u32("header.stamp.sec")?;
-    let nanosec = r.u32("header.stamp.nanosec")?;
+    let mut r = CdrIn::start(data)?;
+    let ns = r.stamp_ns()?;
     r.string("header.frame_id")?;
     let height_px = r.u32("height")? as usize;
     let width_px = r.u32("width")? as usize;
@@ -168,7 +243,6 @@ fn decode(data: &[u8]) -> Result<Decoded, String> {
             px.swap(0, 2);
         }
     }
-    let ns = sec as u64 * 1_000_000_000 + nanosec as u64;
     Frame::new_rgb8(MonoTime::from_ns(ns), width_px, height_px, out)
         .map(Decoded::Frame)
         .map_err(|e| e.to_string())
@@ -189,6 +263,7 @@ pub struct McapFrameWriter {
     writer: mcap::Writer<BufWriter<File>>,
     channel_id: u16,
     frame_id: String,
+    encoding: FrameEncoding,
     sequence: u32,
     scratch: Vec<u8>,
 }
@@ -200,6 +275,7 @@ impl McapFrameWriter {
         path: &Path,
         topic: &str,
         frame_id: &str,
+        encoding: FrameEncoding,
     ) -> Result<McapFrameWriter, PerceptionError> {
         let err = |e: mcap::McapError| PerceptionError::Mcap {
             path: path.to_path_buf(),
@@ -214,12 +290,13 @@ impl McapFrameWriter {
             .library(concat!("tendon-perception ", env!("CARGO_PKG_VERSION")))
             .create(BufWriter::new(file))
             .map_err(err)?;
+        let (name, fields) = match encoding {
+            FrameEncoding::Raw => (IMAGE_SCHEMA_NAME, IMAGE_FIELDS),
+            FrameEncoding::Jpeg { .. } => (COMPRESSED_IMAGE_SCHEMA_NAME, COMPRESSED_IMAGE_FIELDS),
+        };
+        let schema_text = format!("{fields}{HEADER_SCHEMA_TEXT}");
         let schema = writer
-            .add_schema(
-                IMAGE_SCHEMA_NAME,
-                SCHEMA_ENCODING,
-                IMAGE_SCHEMA_TEXT.as_bytes(),
-            )
+            .add_schema(name, SCHEMA_ENCODING, schema_text.as_bytes())
             .map_err(err)?;
         let channel_id = writer
             .add_channel(schema, topic, MESSAGE_ENCODING, &BTreeMap::new())
@@ -229,13 +306,24 @@ impl McapFrameWriter {
             writer,
             channel_id,
             frame_id: frame_id.to_string(),
+            encoding,
             sequence: 0,
             scratch: Vec::new(),
         })
     }
 
     pub fn write(&mut self, frame: &Frame) -> Result<(), PerceptionError> {
-        encode_image_message(frame, &self.frame_id, &mut self.scratch);
+        match self.encoding {
+            FrameEncoding::Raw => encode_image_message(frame, &self.frame_id, &mut self.scratch),
+            FrameEncoding::Jpeg { quality } => {
+                encode_jpeg_message(frame, &self.frame_id, quality, &mut self.scratch).map_err(
+                    |detail| PerceptionError::Mcap {
+                        path: self.path.clone(),
+                        detail: format!("frame at {} ns: {detail}", frame.capture_time.ns),
+                    },
+                )?
+            }
+        }
         self.sequence = self.sequence.wrapping_add(1);
         self.writer
             .write_to_known_channel(
@@ -273,8 +361,15 @@ pub struct McapFrameSource {
     reader: mcap::io::MessageReader<BufReader<File>>,
     delivered: u64,
     topics_seen: Vec<String>,
-    schema_checked: bool,
+    /// Known once the first message on the topic has been checked.
+    encoding: Option<StoredAs>,
     done: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum StoredAs {
+    Raw,
+    Compressed,
 }
 
 impl McapFrameSource {
@@ -289,7 +384,7 @@ impl McapFrameSource {
             reader: mcap::io::MessageReader::new(BufReader::new(file)),
             delivered: 0,
             topics_seen: Vec::new(),
-            schema_checked: false,
+            encoding: None,
             done: false,
         })
     }
@@ -299,25 +394,25 @@ impl McapFrameSource {
         self.delivered
     }
 
-    fn check_schema(&self, channel: &mcap::Channel<'_>) -> Result<(), PerceptionError> {
+    fn check_schema(&self, channel: &mcap::Channel<'_>) -> Result<StoredAs, PerceptionError> {
         let (schema, schema_encoding) = channel
             .schema
             .as_ref()
             .map(|s| (s.name.clone(), s.encoding.clone()))
             .unwrap_or_else(|| ("<none>".into(), "<none>".into()));
-        if schema != IMAGE_SCHEMA_NAME
-            || schema_encoding != SCHEMA_ENCODING
-            || channel.message_encoding != MESSAGE_ENCODING
-        {
-            return Err(PerceptionError::McapWrongSchema {
+        let cdr =
+            schema_encoding == SCHEMA_ENCODING && channel.message_encoding == MESSAGE_ENCODING;
+        match schema.as_str() {
+            IMAGE_SCHEMA_NAME if cdr => Ok(StoredAs::Raw),
+            COMPRESSED_IMAGE_SCHEMA_NAME if cdr => Ok(StoredAs::Compressed),
+            _ => Err(PerceptionError::McapWrongSchema {
                 path: self.path.clone(),
                 topic: self.topic.clone(),
                 schema,
                 schema_encoding,
                 message_encoding: channel.message_encoding.clone(),
-            });
+            }),
         }
-        Ok(())
     }
 
     fn read_error(&self, e: mcap::McapError) -> PerceptionError {
@@ -376,13 +471,23 @@ impl FrameSource for McapFrameSource {
                 }
                 continue;
             }
-            if !self.schema_checked {
-                self.check_schema(&message.channel)?;
-                self.schema_checked = true;
-                self.topics_seen.push(self.topic.clone());
-            }
+            let stored_as = match self.encoding {
+                Some(e) => e,
+                None => {
+                    let e = self.check_schema(&message.channel)?;
+                    self.encoding = Some(e);
+                    self.topics_seen.push(self.topic.clone());
+                    e
+                }
+            };
             let index = self.delivered;
-            return match decode(&message.data) {
+            let decoded = match stored_as {
+                StoredAs::Raw => decode(&message.data),
+                StoredAs::Compressed => {
+                    decode_compressed_message(&message.data).map(Decoded::Frame)
+                }
+            };
+            return match decoded {
                 Ok(Decoded::Frame(frame)) => {
                     self.delivered += 1;
                     Ok(Some(frame))

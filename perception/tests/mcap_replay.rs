@@ -9,8 +9,8 @@ use std::path::Path;
 use common::*;
 use tendon_core::time::MonoTime;
 use tendon_perception::{
-    decode_image_message, encode_image_message, Frame, FrameSource, McapFrameSource,
-    McapFrameWriter, PerceptionError,
+    decode_compressed_message, decode_image_message, encode_image_message, encode_jpeg_message,
+    Frame, FrameEncoding, FrameSource, McapFrameSource, McapFrameWriter, PerceptionError,
 };
 
 fn frames() -> Vec<Frame> {
@@ -26,7 +26,12 @@ fn frames() -> Vec<Frame> {
 }
 
 fn write_recording(path: &Path, frames: &[Frame]) {
-    let mut w = McapFrameWriter::create(path, "/camera/head/image_raw", "head_camera").unwrap();
+    write_recording_as(path, frames, FrameEncoding::Raw);
+}
+
+fn write_recording_as(path: &Path, frames: &[Frame], encoding: FrameEncoding) {
+    let mut w =
+        McapFrameWriter::create(path, "/camera/head/image_raw", "head_camera", encoding).unwrap();
     for f in frames {
         w.write(f).unwrap();
     }
@@ -266,4 +271,98 @@ fn image_messages_decode_bgr8_and_reject_malformed_ones() {
             "prefix of {len} bytes decoded"
         );
     }
+}
+
+/// Smooth frames (gradients), which is what JPEG is for.
+fn smooth_frames() -> Vec<Frame> {
+    [(64, 48), (640, 480), (31, 17)]
+        .iter()
+        .enumerate()
+        .map(|(i, &(w, h))| {
+            let mut px = Vec::with_capacity(w * h * 3);
+            for y in 0..h {
+                for x in 0..w {
+                    px.extend_from_slice(&[
+                        (x * 255 / w) as u8,
+                        (y * 255 / h) as u8,
+                        ((x + y + i * 40) % 256) as u8 / 2 + 60,
+                    ]);
+                }
+            }
+            Frame::new_rgb8(MonoTime::from_ns(1_000_000 * (i as u64 + 1)), w, h, px).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn jpeg_recordings_replay_close_to_the_original_and_are_smaller() {
+    let dir = temp_dir("mcap-jpeg");
+    let (raw, jpeg) = (dir.join("raw.mcap"), dir.join("jpeg.mcap"));
+    let sent = smooth_frames();
+    write_recording_as(&raw, &sent, FrameEncoding::Raw);
+    write_recording_as(&jpeg, &sent, FrameEncoding::Jpeg { quality: 90 });
+    let (raw_len, jpeg_len) = (
+        std::fs::metadata(&raw).unwrap().len(),
+        std::fs::metadata(&jpeg).unwrap().len(),
+    );
+    assert!(
+        jpeg_len * 5 < raw_len,
+        "JPEG {jpeg_len} B vs raw {raw_len} B"
+    );
+
+    let (got, err) = read_all(&mut McapFrameSource::open(&jpeg, "/camera/head/image_raw").unwrap());
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(got.len(), sent.len());
+    for (g, s) in got.iter().zip(&sent) {
+        assert_eq!(
+            (g.width_px, g.height_px, g.capture_time),
+            (s.width_px, s.height_px, s.capture_time)
+        );
+        let mean_abs_err = g
+            .pixels
+            .iter()
+            .zip(&s.pixels)
+            .map(|(a, b)| a.abs_diff(*b) as f64)
+            .sum::<f64>()
+            / s.pixels.len() as f64;
+        assert!(
+            mean_abs_err < 3.0,
+            "{}x{}: mean abs error {mean_abs_err}",
+            s.width_px,
+            s.height_px
+        );
+    }
+
+    let summary = run_reference(&["mcap-summary", jpeg.to_str().unwrap()]);
+    assert_eq!(
+        summary
+            .matches("\"schema\": \"sensor_msgs/msg/CompressedImage\"")
+            .count(),
+        3,
+        "{summary}"
+    );
+    assert_eq!(
+        summary.matches("\"format\": \"jpeg\"").count(),
+        3,
+        "{summary}"
+    );
+    assert_eq!(
+        summary.matches("\"jpeg_soi\": true").count(),
+        3,
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("\"stamp_ns\": {}", sent[2].capture_time.ns)),
+        "{summary}"
+    );
+
+    // A compressed message whose data is not an image is a clear error.
+    let mut msg = Vec::new();
+    encode_jpeg_message(&sent[0], "cam", 90, &mut msg).unwrap();
+    assert_eq!(decode_compressed_message(&msg).unwrap().width_px, 64);
+    let n = msg.len();
+    msg[n - 200..].fill(0);
+    msg.truncate(n - 100);
+    assert!(decode_compressed_message(&msg).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
