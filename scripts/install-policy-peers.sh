@@ -18,11 +18,19 @@ PY="$VENV/bin/python"
 if ! "$PY" -c "import gguf, numpy" 2>/dev/null; then
   "$PY" -m pip install -q "gguf==$GGUF_VERSION" numpy >&2
 fi
-if ! "$PY" -c "import llama_cpp" 2>/dev/null; then
+# x86-64-v3 (AVX2/FMA/F16C) build, not -march=native: this VM advertises AMX,
+# whose tile instructions trap (SIGILL in ggml_backend_amx_mul_mat), and an
+# AVX2 llama.cpp is the like-for-like anchor for our AVX2 kernels.
+LLAMA_CMAKE_ARGS="-DLLAMA_CURL=OFF -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+STAMP="$VENV/.llama-cpp-cmake-args"
+if ! "$PY" -c "import llama_cpp" 2>/dev/null || [ "$(cat "$STAMP" 2>/dev/null)" != "$LLAMA_CMAKE_ARGS" ]; then
   start=$(date +%s)
   echo "[install-policy-peers] building llama-cpp-python $LLAMA_CPP_PYTHON_VERSION from source (several minutes)" >&2
-  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" CMAKE_ARGS="-DLLAMA_CURL=OFF -DGGML_NATIVE=ON" \
-    "$PY" -m pip install -q --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
+    "$PY" -m pip install -q --force-reinstall --no-deps --no-cache-dir --no-binary llama-cpp-python \
+    "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2
+  "$PY" -m pip install -q "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" >&2
+  echo "$LLAMA_CMAKE_ARGS" > "$STAMP"
   echo "[install-policy-peers] llama-cpp-python built in $(( $(date +%s) - start )) s" >&2
 fi
 echo "$PY"

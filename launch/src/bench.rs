@@ -9,6 +9,22 @@ use tendon_bridge::hg::{LowCmd, LowState};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// Policy engine tokens/s: prefill P token ids, then decode G greedily.
+    Decode {
+        #[arg(long)]
+        model: std::path::PathBuf,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value_t = 128)]
+        prompt_tokens: usize,
+        #[arg(long, default_value_t = 64)]
+        gen_tokens: usize,
+        /// Runs; the best of each phase is reported.
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Real-time run of the 500 Hz control loop against a robot endpoint over
     /// DDS loopback; prints the wake-up error (period error) histogram.
     Loop {
@@ -43,6 +59,36 @@ pub enum BenchCommand {
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Decode {
+            model,
+            threads,
+            prompt_tokens,
+            gen_tokens,
+            repeats,
+            json,
+        } => {
+            let b = tendon_policy::cli::bench_decode(
+                &model,
+                threads,
+                prompt_tokens,
+                gen_tokens,
+                repeats,
+            )?;
+            if json {
+                println!("{}", b.to_json());
+            } else {
+                println!(
+                    "{}: {} weights, {} threads ({}): prefill {:.1} tok/s, decode {:.1} tok/s",
+                    model.display(),
+                    b.format,
+                    b.threads,
+                    b.simd,
+                    b.prefill_tok_s,
+                    b.decode_tok_s
+                );
+            }
+            Ok(())
+        }
         BenchCommand::Loop {
             seconds,
             domain,

@@ -7,6 +7,29 @@ use clap::Subcommand;
 
 #[derive(Subcommand)]
 pub enum ModelsCommand {
+    /// Show a policy model file (.gguf or .safetensors): tensors, formats,
+    /// sizes and config.
+    Inspect { file: PathBuf },
+    /// Re-store a policy model per component precision (writes OUT
+    /// .safetensors + .json), e.g. --policy ffn=q4_0,qkv=q8_0,kv_cache=f16.
+    Quantize {
+        input: PathBuf,
+        output: PathBuf,
+        /// COMPONENT=FORMAT overrides of the model's precision policy
+        /// (components: embeddings, norms, qkv, attn_out, ffn, lm_head,
+        /// kv_cache, inputs, or all).
+        #[arg(long)]
+        policy: Option<String>,
+    },
+    /// Quantize one component at a time and report logits cosine and action
+    /// error against F32 on a fixed input set.
+    Sensitivity {
+        model: PathBuf,
+        #[arg(long, default_value_t = 8)]
+        prompts: usize,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Convert a CTranslate2 Whisper model (faster-whisper's model.bin +
     /// vocabulary.txt in DIR) into a whisper.cpp ggml f16 file.
     ImportCt2 {
@@ -39,6 +62,43 @@ pub enum ModelsCommand {
 
 pub fn run(cmd: ModelsCommand) -> Result<()> {
     match cmd {
+        ModelsCommand::Inspect { file } => {
+            tendon_policy::cli::inspect(&file, &mut std::io::stdout())?;
+            Ok(())
+        }
+        ModelsCommand::Quantize {
+            input,
+            output,
+            policy,
+        } => {
+            let (before, after) = tendon_policy::cli::quantize(&input, &output, policy.as_deref())?;
+            println!(
+                "wrote {} ({:.1} MiB of weights, was {:.1} MiB)",
+                output.display(),
+                after as f64 / 1048576.0,
+                before as f64 / 1048576.0
+            );
+            Ok(())
+        }
+        ModelsCommand::Sensitivity {
+            model,
+            prompts,
+            threads,
+        } => {
+            let rows = tendon_policy::cli::sensitivity(&model, prompts, threads)?;
+            println!("component  format  logits_cosine  action_mae  weights_MiB");
+            for r in rows {
+                println!(
+                    "{:<10} {:<7} {:>13.6} {:>11} {:>12.2}",
+                    r.component.name(),
+                    r.format.name(),
+                    r.logits_cosine,
+                    r.action_mae.map_or("-".into(), |m| format!("{m:.5}")),
+                    r.weight_bytes as f64 / 1048576.0
+                );
+            }
+            Ok(())
+        }
         ModelsCommand::ImportCt2 { dir, out } => {
             let started = std::time::Instant::now();
             let s = tendon_speech::ggml::import_ct2_dir(&dir, &out)?;

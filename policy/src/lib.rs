@@ -10,6 +10,8 @@ pub mod rng;
 pub mod tensor;
 
 pub use error::{PolicyError, Result};
+pub mod action;
+pub mod cli;
 pub mod engine;
 pub mod kernels;
 pub mod pool;

@@ -1,0 +1,407 @@
+//! The logic behind `tendon models …` and `tendon bench decode`: the binary
+//! parses arguments and calls these.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::action::{decode_actions, DecodedActions};
+use crate::engine::{Engine, EngineOptions};
+use crate::error::{PolicyError, Result};
+use crate::model::{component_of, Input, Model};
+use crate::precision::{Component, PrecisionPolicy};
+use crate::quant::Format;
+use crate::rng::SplitMix64;
+use crate::weights::{self, gguf::GgufFile};
+
+fn human_bytes(n: usize) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / (1 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    }
+}
+
+/// `tendon models inspect FILE`: header/metadata, tensors (format, shape,
+/// size) and the model config.
+pub fn inspect(path: &Path, out: &mut dyn Write) -> Result<()> {
+    let w = |out: &mut dyn Write, s: String| {
+        let _ = writeln!(out, "{s}");
+    };
+    if path.extension().and_then(|e| e.to_str()) == Some("gguf") {
+        let f = GgufFile::open(path)?;
+        w(
+            out,
+            format!(
+                "{}: GGUF v{}, {} metadata keys, {} tensors, alignment {}",
+                path.display(),
+                f.version,
+                f.metadata.len(),
+                f.tensors.len(),
+                f.alignment
+            ),
+        );
+        for (k, v) in &f.metadata {
+            w(out, format!("  {k} = {}", v.display()));
+        }
+        for t in &f.tensors {
+            let ty = crate::weights::gguf::ggml_type_name(t.ggml_type);
+            let bytes = f
+                .tensor(t)
+                .map(|t| human_bytes(t.bytes().len()))
+                .unwrap_or_else(|_| "unsupported".into());
+            w(
+                out,
+                format!("  {:<28} {:<6} ne {:?} {bytes}", t.name, ty, t.ne),
+            );
+        }
+    }
+    let model = weights::load_model(path)?;
+    if path.extension().and_then(|e| e.to_str()) != Some("gguf") {
+        w(out, format!("{}: safetensors", path.display()));
+        for t in model.tensors() {
+            w(
+                out,
+                format!(
+                    "  {:<28} {:<6} {:?} {} [{}]",
+                    t.name,
+                    t.format.name(),
+                    t.shape,
+                    human_bytes(t.bytes().len()),
+                    component_of(&t.name).name()
+                ),
+            );
+        }
+    }
+    let c = &model.config;
+    w(out, format!(
+        "model: d_model {}, {} layers, {} heads ({} KV), d_ff {}, vocab {} (text {}, action bins {}, special {}, intents {}), max_seq_len {}",
+        c.d_model, c.n_layers, c.n_heads, c.n_kv_heads, c.d_ff(), c.vocab_size(), c.vocab.text, c.vocab.action_bins, c.vocab.special, c.vocab.intents, c.max_seq_len
+    ));
+    let formats: Vec<String> = model
+        .format_summary()
+        .iter()
+        .map(|(f, n)| format!("{f} ×{n}"))
+        .collect();
+    w(
+        out,
+        format!(
+            "weights: {} in {} tensors ({}){}",
+            human_bytes(model.weight_bytes()),
+            model.tensors().len(),
+            formats.join(", "),
+            if model.head_is_tied() {
+                "; LM head tied to the embedding"
+            } else {
+                ""
+            }
+        ),
+    );
+    w(
+        out,
+        format!(
+            "config: {}",
+            serde_json::to_string(&c).expect("config serialises")
+        ),
+    );
+    Ok(())
+}
+
+/// A one-line progress bar on stderr.
+struct Progress {
+    total: usize,
+    done: usize,
+    started: Instant,
+}
+
+impl Progress {
+    fn step(&mut self, what: &str) {
+        self.done += 1;
+        let width = 30;
+        let filled = width * self.done / self.total.max(1);
+        eprint!(
+            "\r[{}{}] {}/{} {:.1} s {:<32}",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            self.done,
+            self.total,
+            self.started.elapsed().as_secs_f64(),
+            what
+        );
+        if self.done == self.total {
+            eprintln!();
+        }
+    }
+}
+
+/// `tendon models quantize IN OUT --policy SPEC`: writes OUT (.safetensors +
+/// .json) with every component in the format the policy gives it.
+pub fn quantize(input: &Path, output: &Path, policy_spec: Option<&str>) -> Result<(usize, usize)> {
+    if output.extension().and_then(|e| e.to_str()) != Some("safetensors") {
+        return Err(PolicyError::Input(format!(
+            "output '{}' must end in .safetensors (its config goes next to it as .json)",
+            output.display()
+        )));
+    }
+    let model = weights::load_model(input)?;
+    let mut policy = model.config.precision;
+    if let Some(spec) = policy_spec {
+        policy.apply_overrides(spec).map_err(PolicyError::Input)?;
+    }
+    let mut bar = Progress {
+        total: model.tensors().len(),
+        done: 0,
+        started: Instant::now(),
+    };
+    let q = model.requantize(&policy, |name| bar.step(name))?;
+    weights::safetensors::save(&q, output)?;
+    Ok((model.weight_bytes(), q.weight_bytes()))
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+#[derive(Debug, Clone)]
+pub struct SensitivityRow {
+    pub component: Component,
+    pub format: Format,
+    /// Mean over the input set of the cosine between final logits and F32's.
+    pub logits_cosine: f64,
+    /// Mean |action − action_F32| over every decoded value (config units); None without an action head.
+    pub action_mae: Option<f64>,
+    pub weight_bytes: usize,
+}
+
+/// A fixed input set: `n` prompts from a seeded generator, each using every
+/// input the model has.
+fn fixed_prompts(model: &Model, n: usize) -> Vec<(Vec<Vec<f32>>, Vec<u32>)> {
+    let mut rng = SplitMix64::new(0x5e75);
+    let c = &model.config;
+    (0..n)
+        .map(|_| {
+            let mut feats = Vec::new();
+            if let Some(pv) = c.inputs.vision_patch_dim {
+                for _ in 0..4 {
+                    feats.push(rng.normal_vec(pv, 1.0));
+                }
+            }
+            if let Some(crate::config::AudioInput::Patches { patch_dim }) = c.inputs.audio {
+                feats.push(rng.normal_vec(patch_dim, 1.0));
+            }
+            if let Some(s) = c.inputs.state_dim {
+                feats.push(rng.normal_vec(s, 1.0));
+            }
+            let toks = (0..6)
+                .map(|_| (rng.next_u64() % c.vocab.text as u64) as u32)
+                .collect();
+            (feats, toks)
+        })
+        .collect()
+}
+
+fn prompt_inputs<'a>(model: &Model, feats: &'a [Vec<f32>], toks: &[u32]) -> Vec<Input<'a>> {
+    let c = &model.config;
+    let mut it = feats.iter();
+    let mut p = Vec::new();
+    if c.inputs.vision_patch_dim.is_some() {
+        p.extend(it.by_ref().take(4).map(|v| Input::Vision(v)));
+    }
+    if let Some(crate::config::AudioInput::Patches { .. }) = c.inputs.audio {
+        p.extend(it.next().map(|v| Input::Audio(v)));
+    }
+    if c.inputs.state_dim.is_some() {
+        p.extend(it.next().map(|v| Input::State(v)));
+    }
+    p.extend(toks.iter().map(|t| Input::Token(*t)));
+    p
+}
+
+/// Final logits and, with an action head, the decoded action values.
+type Outcome = (Vec<f32>, Option<Vec<f32>>);
+
+fn evaluate(
+    model: Arc<Model>,
+    kv: Format,
+    prompts: &[(Vec<Vec<f32>>, Vec<u32>)],
+    threads: usize,
+) -> Result<Vec<Outcome>> {
+    let mut e = Engine::new(
+        model.clone(),
+        EngineOptions {
+            threads,
+            kv_format: kv,
+            ..Default::default()
+        },
+    )?;
+    let mut out = Vec::new();
+    let mut acts = DecodedActions {
+        values: vec![],
+        bins: vec![],
+        intent: None,
+    };
+    for (feats, toks) in prompts {
+        let p = prompt_inputs(&model, feats, toks);
+        e.reset();
+        let logits = e.forward(&p)?.to_vec();
+        let actions = if model.config.action.is_some() {
+            e.reset();
+            decode_actions(&mut e, &p, &mut acts)?;
+            Some(acts.values.clone())
+        } else {
+            None
+        };
+        out.push((logits, actions));
+    }
+    Ok(out)
+}
+
+/// `tendon models sensitivity MODEL`: quantizes one component at a time
+/// (everything else F32) and compares logits and decoded actions with F32.
+pub fn sensitivity(path: &Path, n_prompts: usize, threads: usize) -> Result<Vec<SensitivityRow>> {
+    let loaded = weights::load_model(path)?;
+    let base = Arc::new(loaded.requantize(&PrecisionPolicy::all_f32(), |_| {})?);
+    let prompts = fixed_prompts(&base, n_prompts);
+    let want = evaluate(base.clone(), Format::F32, &prompts, threads)?;
+    let mut rows = Vec::new();
+    let mut components: Vec<Component> = vec![
+        Component::Embeddings,
+        Component::Qkv,
+        Component::AttnOut,
+        Component::Ffn,
+        Component::LmHead,
+    ];
+    if base.vision.is_some() || base.audio.is_some() || base.state.is_some() {
+        components.push(Component::Inputs);
+    }
+    components.push(Component::Norms);
+    components.push(Component::KvCache);
+    for c in components {
+        for f in Format::ALL
+            .into_iter()
+            .filter(|f| *f != Format::F32 && c.allows(*f))
+        {
+            let mut policy = PrecisionPolicy::all_f32();
+            policy.set(c, f).map_err(PolicyError::Input)?;
+            let (model, kv) = if c == Component::KvCache {
+                (base.clone(), f)
+            } else {
+                (Arc::new(base.requantize(&policy, |_| {})?), Format::F32)
+            };
+            let got = evaluate(model.clone(), kv, &prompts, threads)?;
+            let cos = got
+                .iter()
+                .zip(&want)
+                .map(|(g, w)| cosine(&g.0, &w.0))
+                .sum::<f64>()
+                / got.len() as f64;
+            let mae = base.config.action.as_ref().map(|_| {
+                let (mut s, mut n) = (0.0, 0usize);
+                for (g, w) in got.iter().zip(&want) {
+                    for (a, b) in g.1.as_ref().unwrap().iter().zip(w.1.as_ref().unwrap()) {
+                        s += (a - b).abs() as f64;
+                        n += 1;
+                    }
+                }
+                s / n.max(1) as f64
+            });
+            rows.push(SensitivityRow {
+                component: c,
+                format: f,
+                logits_cosine: cos,
+                action_mae: mae,
+                weight_bytes: model.weight_bytes(),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+#[derive(Debug, Clone)]
+pub struct DecodeBench {
+    pub prefill_tok_s: f64,
+    pub decode_tok_s: f64,
+    pub threads: usize,
+    pub format: String,
+    pub simd: &'static str,
+}
+
+impl DecodeBench {
+    pub fn to_json(&self) -> String {
+        serde_json::json!({
+            "prefill_tok_s": self.prefill_tok_s,
+            "decode_tok_s": self.decode_tok_s,
+            "threads": self.threads,
+            "format": self.format,
+            "simd": self.simd,
+        })
+        .to_string()
+    }
+}
+
+/// The format holding most of the model's weight bytes.
+pub fn dominant_format(model: &Model) -> Format {
+    let mut best = (Format::F32, 0usize);
+    for (f, _) in model.format_summary() {
+        let bytes: usize = model
+            .tensors()
+            .iter()
+            .filter(|t| t.format == f)
+            .map(|t| t.bytes().len())
+            .sum();
+        if bytes > best.1 {
+            best = (f, bytes);
+        }
+    }
+    best.0
+}
+
+/// `tendon bench decode`: prefill `prompt_tokens` token ids, then decode
+/// `gen_tokens` greedily; tokens/s of each phase (best of `repeats`).
+pub fn bench_decode(
+    path: &Path,
+    threads: usize,
+    prompt_tokens: usize,
+    gen_tokens: usize,
+    repeats: usize,
+) -> Result<DecodeBench> {
+    let model = Arc::new(weights::load_model(path)?);
+    let format = dominant_format(&model).name().to_string();
+    let vocab = model.config.vocab.text.max(1) as u32;
+    let prompt: Vec<Input> = (0..prompt_tokens as u32)
+        .map(|i| Input::Token((i * 7 + 1) % vocab))
+        .collect();
+    let mut e = Engine::new(
+        model,
+        EngineOptions {
+            threads,
+            max_batch: prompt_tokens.clamp(1, 512),
+            ..Default::default()
+        },
+    )?;
+    let (mut best_p, mut best_d) = (0.0f64, 0.0f64);
+    for _ in 0..repeats.max(1) {
+        e.reset();
+        let t0 = Instant::now();
+        let mut tok = crate::reference::argmax(e.forward(&prompt)?);
+        let tp = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        for _ in 0..gen_tokens {
+            tok = crate::reference::argmax(e.forward(&[Input::Token(tok)])?);
+        }
+        let td = t1.elapsed().as_secs_f64();
+        best_p = best_p.max(prompt_tokens as f64 / tp);
+        best_d = best_d.max(gen_tokens as f64 / td);
+    }
+    Ok(DecodeBench {
+        prefill_tok_s: best_p,
+        decode_tok_s: best_d,
+        threads: e.threads(),
+        format,
+        simd: e.simd().name(),
+    })
+}
