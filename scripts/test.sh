@@ -12,6 +12,8 @@ scripts/install-sim.sh >/dev/null
 TENDON_PEERS_PYTHON=$(scripts/install-peers.sh | tail -n 1)
 export TENDON_PEERS_PYTHON
 echo "[test] Unitree SDK peers: $TENDON_PEERS_PYTHON" >&2
+# gguf + llama-cpp-python (llama.cpp built from source, ~12 min cold) for tendon-policy's peer tests.
+TENDON_POLICY_PYTHON=$(scripts/install-policy-peers.sh | tail -n 1); export TENDON_POLICY_PYTHON
 # numpy + mcap for tendon-perception (patch order, resize parity, MCAP interop).
 TENDON_PERCEPTION_PYTHON=$(scripts/install-perception.sh | tail -n 1); export TENDON_PERCEPTION_PYTHON
 # espeak-ng, librosa venv, tiny.en imported to ggml: TENDON_SPEECH_PYTHON, TENDON_WHISPER_CT2_DIR, TENDON_WHISPER_MODEL.

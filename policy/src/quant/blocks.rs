@@ -3,7 +3,8 @@
 use half::{bf16, f16};
 
 use super::minifloat::{
-    e2m1_decode, e2m1_encode, e4m3_decode, e4m3_encode_positive, e8m0_decode, E4M3_MAX,
+    e2m1_decode, e2m1_encode, e2m1_encode_ties_to_smaller, e4m3_decode, e4m3_encode_positive,
+    e8m0_decode, E4M3_MAX,
 };
 use super::Format;
 
@@ -119,7 +120,11 @@ pub(super) fn quantize_block(format: Format, x: &[f32], out: &mut [u8], tensor_s
             let inv = 1.0 / e8m0_decode(e);
             let mut codes = [0u8; 32];
             for (c, v) in codes.iter_mut().zip(x) {
-                *c = if amax > 0.0 { e2m1_encode(v * inv) } else { 0 };
+                *c = if amax > 0.0 {
+                    e2m1_encode_ties_to_smaller(v * inv)
+                } else {
+                    0
+                };
             }
             pack_nibbles(&codes, &mut out[1..]);
         }

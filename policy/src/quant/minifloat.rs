@@ -44,6 +44,30 @@ pub fn e2m1_encode(x: f32) -> u8 {
     }
 }
 
+/// Nearest E2M1 code with ties to the smaller magnitude: ggml's
+/// `best_index_mxfp4` (first minimum over the value table), which GGUF MXFP4
+/// files are written with.
+pub fn e2m1_encode_ties_to_smaller(x: f32) -> u8 {
+    let mag = x.abs();
+    if mag.is_nan() {
+        return 0;
+    }
+    let mut best = 0u8;
+    let mut best_err = mag;
+    for (code, &v) in E2M1_MAGNITUDES.iter().enumerate().skip(1) {
+        let err = (mag - v).abs();
+        if err < best_err {
+            best = code as u8;
+            best_err = err;
+        }
+    }
+    if best == 0 || !x.is_sign_negative() {
+        best
+    } else {
+        best | 8
+    }
+}
+
 /// FP8 E4M3 (OCP, "FN" variant) to f32.
 pub fn e4m3_decode(code: u8) -> f32 {
     let sign = if code & 0x80 != 0 { -1.0 } else { 1.0 };
@@ -145,6 +169,16 @@ mod tests {
             (0.26, 0.5),
         ] {
             assert_eq!(e2m1_decode(e2m1_encode(x)), want, "x = {x}");
+        }
+        for (x, want) in [
+            (0.25, 0.0),
+            (0.75, 0.5),
+            (1.75, 1.5),
+            (-3.5, -3.0),
+            (5.0, 4.0),
+            (9.0, 6.0),
+        ] {
+            assert_eq!(e2m1_decode(e2m1_encode_ties_to_smaller(x)), want, "x = {x}");
         }
     }
 

@@ -13,6 +13,9 @@
 //! | MXFP4 | 32 | 17 | OCP MX: E8M0 scale byte, 16 bytes of E2M1 codes, nibbles as Q4_0 (ggml's block_mxfp4); x = 2^(e−127)·E2M1[q] |
 //! | NVFP4 | 16 | 9 | FP8-E4M3 scale byte, 8 bytes of E2M1 codes, nibbles as Q4_0; x = s_tensor·E4M3[s]·E2M1[q] |
 //!
+//! MXFP4 rounds ties to the smaller magnitude as ggml does (so our files match
+//! GGUF's byte for byte); NVFP4 rounds ties to even.
+//!
 //! All 4-bit formats share the Q4_0 nibble order so one unpacking routine
 //! serves every kernel.
 
