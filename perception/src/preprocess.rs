@@ -152,12 +152,20 @@ impl AxisMap {
         for o in self.lo..self.hi {
             let resized_index = (o as isize - offset) as f64;
             let s = ((resized_index + 0.5) * ratio - 0.5).clamp(0.0, max_index);
-            let i0 = s.floor() as usize;
+            let mut i0 = s.floor() as usize;
+            let mut frac = (s - i0 as f64) as f32;
+            // At the far edge (clamped) use the last two samples with weight 1
+            // on the last, so that always i1 = i0 + 1 and the row kernel can
+            // read both neighbours as one window.
+            if i0 + 1 == src_len && src_len > 1 {
+                i0 -= 1;
+                frac = 1.0;
+            }
             let i1 = (i0 + 1).min(src_len - 1);
             self.taps[o - self.lo] = Tap {
                 i0: i0 * stride,
                 i1: i1 * stride,
-                frac: (s - i0 as f64) as f32,
+                frac,
             };
         }
     }
@@ -166,13 +174,22 @@ impl AxisMap {
     /// the image columns `lo..hi` only.
     fn interpolate_row(&self, row: &[u8], out: &mut [f32]) {
         let image = &mut out[self.lo * 3..self.hi * 3];
-        for (t, px) in self.taps[..self.hi - self.lo]
-            .iter()
-            .zip(image.chunks_exact_mut(3))
-        {
-            let (a, b) = (&row[t.i0..t.i0 + 3], &row[t.i1..t.i1 + 3]);
+        let taps = &self.taps[..self.hi - self.lo];
+        if row.len() < 6 {
+            // A one-pixel-wide source: every output is that pixel.
+            for px in image.chunks_exact_mut(3) {
+                for c in 0..3 {
+                    px[c] = row[c] as f32;
+                }
+            }
+            return;
+        }
+        for (t, px) in taps.iter().zip(image.chunks_exact_mut(3)) {
+            // Both neighbours in one 6-byte window (`compute` makes i1 = i0 + 3),
+            // one bounds check per pixel instead of four.
+            let w = &row[t.i0..t.i0 + 6];
             for c in 0..3 {
-                px[c] = a[c] as f32 + (b[c] as f32 - a[c] as f32) * t.frac;
+                px[c] = w[c] as f32 + (w[c + 3] as f32 - w[c] as f32) * t.frac;
             }
         }
     }
@@ -366,8 +383,12 @@ impl Preprocessor {
                 let dst = &mut out[offset(gx)..][..run];
                 let top = &top_row[gx * run..][..run];
                 let bottom = &bottom_row[gx * run..][..run];
-                for k in 0..run {
-                    dst[k] = (top[k] + (bottom[k] - top[k]) * fy) * scale_run[k] + bias_run[k];
+                // Zipped slices: no bounds checks, so this loop vectorises.
+                let weights = scale_run.iter().zip(bias_run.iter());
+                for (((d, &t), &b), (&scale, &bias)) in
+                    dst.iter_mut().zip(top).zip(bottom).zip(weights)
+                {
+                    *d = (t + (b - t) * fy) * scale + bias;
                 }
             }
         }
