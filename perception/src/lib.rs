@@ -29,9 +29,9 @@ pub use frame::{Frame, FrameSource, PixelFormat, RgbView};
 pub use patch::PatchLayout;
 pub use preprocess::{Fit, Normalization, PatchTensor, PreprocessConfig, Preprocessor};
 pub use recording::{
-    decode_compressed_message, decode_image_message, encode_image_message, encode_jpeg_message,
-    FrameEncoding, McapFrameSource, McapFrameWriter, COMPRESSED_IMAGE_SCHEMA_NAME,
-    IMAGE_SCHEMA_NAME,
+    add_frame_channel, decode_compressed_message, decode_image_message, encode_frame_message,
+    encode_image_message, encode_jpeg_message, FrameEncoding, McapFrameSource, McapFrameWriter,
+    COMPRESSED_IMAGE_SCHEMA_NAME, IMAGE_SCHEMA_NAME,
 };
 #[cfg(feature = "sim")]
 pub use sim::HeadCameraSource;

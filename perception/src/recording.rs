@@ -257,6 +257,41 @@ pub fn decode_image_message(data: &[u8]) -> Result<Frame, String> {
     }
 }
 
+/// Registers the schema and a channel for frames stored as `encoding` on an
+/// existing writer (e.g. the daemon's recorder, next to its other streams).
+/// Write messages made by [`encode_frame_message`] to it, with the capture
+/// time as log time.
+pub fn add_frame_channel<W: std::io::Write + std::io::Seek>(
+    writer: &mut mcap::Writer<W>,
+    topic: &str,
+    encoding: FrameEncoding,
+) -> mcap::McapResult<u16> {
+    let (name, fields) = match encoding {
+        FrameEncoding::Raw => (IMAGE_SCHEMA_NAME, IMAGE_FIELDS),
+        FrameEncoding::Jpeg { .. } => (COMPRESSED_IMAGE_SCHEMA_NAME, COMPRESSED_IMAGE_FIELDS),
+    };
+    let schema_text = format!("{fields}{HEADER_SCHEMA_TEXT}");
+    let schema = writer.add_schema(name, SCHEMA_ENCODING, schema_text.as_bytes())?;
+    writer.add_channel(schema, topic, MESSAGE_ENCODING, &BTreeMap::new())
+}
+
+/// One frame as the message body of a channel from [`add_frame_channel`]
+/// with the same `encoding`; `out` is cleared first (reuse it).
+pub fn encode_frame_message(
+    frame: &Frame,
+    frame_id: &str,
+    encoding: FrameEncoding,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    match encoding {
+        FrameEncoding::Raw => {
+            encode_image_message(frame, frame_id, out);
+            Ok(())
+        }
+        FrameEncoding::Jpeg { quality } => encode_jpeg_message(frame, frame_id, quality, out),
+    }
+}
+
 /// Writes frames to one channel of a new MCAP file.
 pub struct McapFrameWriter {
     path: PathBuf,
@@ -290,17 +325,7 @@ impl McapFrameWriter {
             .library(concat!("tendon-perception ", env!("CARGO_PKG_VERSION")))
             .create(BufWriter::new(file))
             .map_err(err)?;
-        let (name, fields) = match encoding {
-            FrameEncoding::Raw => (IMAGE_SCHEMA_NAME, IMAGE_FIELDS),
-            FrameEncoding::Jpeg { .. } => (COMPRESSED_IMAGE_SCHEMA_NAME, COMPRESSED_IMAGE_FIELDS),
-        };
-        let schema_text = format!("{fields}{HEADER_SCHEMA_TEXT}");
-        let schema = writer
-            .add_schema(name, SCHEMA_ENCODING, schema_text.as_bytes())
-            .map_err(err)?;
-        let channel_id = writer
-            .add_channel(schema, topic, MESSAGE_ENCODING, &BTreeMap::new())
-            .map_err(err)?;
+        let channel_id = add_frame_channel(&mut writer, topic, encoding).map_err(err)?;
         Ok(McapFrameWriter {
             path: path.to_path_buf(),
             writer,
@@ -313,17 +338,12 @@ impl McapFrameWriter {
     }
 
     pub fn write(&mut self, frame: &Frame) -> Result<(), PerceptionError> {
-        match self.encoding {
-            FrameEncoding::Raw => encode_image_message(frame, &self.frame_id, &mut self.scratch),
-            FrameEncoding::Jpeg { quality } => {
-                encode_jpeg_message(frame, &self.frame_id, quality, &mut self.scratch).map_err(
-                    |detail| PerceptionError::Mcap {
-                        path: self.path.clone(),
-                        detail: format!("frame at {} ns: {detail}", frame.capture_time.ns),
-                    },
-                )?
-            }
-        }
+        encode_frame_message(frame, &self.frame_id, self.encoding, &mut self.scratch).map_err(
+            |detail| PerceptionError::Mcap {
+                path: self.path.clone(),
+                detail: format!("frame at {} ns: {detail}", frame.capture_time.ns),
+            },
+        )?;
         self.sequence = self.sequence.wrapping_add(1);
         self.writer
             .write_to_known_channel(

@@ -9,8 +9,9 @@ use std::path::Path;
 use common::*;
 use tendon_core::time::MonoTime;
 use tendon_perception::{
-    decode_compressed_message, decode_image_message, encode_image_message, encode_jpeg_message,
-    Frame, FrameEncoding, FrameSource, McapFrameSource, McapFrameWriter, PerceptionError,
+    add_frame_channel, decode_compressed_message, decode_image_message, encode_frame_message,
+    encode_image_message, encode_jpeg_message, Frame, FrameEncoding, FrameSource, McapFrameSource,
+    McapFrameWriter, PerceptionError,
 };
 
 fn frames() -> Vec<Frame> {
@@ -364,5 +365,59 @@ fn jpeg_recordings_replay_close_to_the_original_and_are_smaller() {
     msg[n - 200..].fill(0);
     msg.truncate(n - 100);
     assert!(decode_compressed_message(&msg).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn frames_share_a_recording_with_other_streams() {
+    // As the daemon's recorder would: its own writer, a JSON channel, and a
+    // JPEG frame channel added with `add_frame_channel`.
+    let dir = temp_dir("mcap-shared");
+    let path = dir.join("session.mcap");
+    let sent = smooth_frames();
+    {
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut w = mcap::Writer::new(file).unwrap();
+        let schema = w
+            .add_schema("tendon.lowstate", "jsonschema", b"{}")
+            .unwrap();
+        let state = w
+            .add_channel(schema, "/lowstate", "json", &BTreeMap::new())
+            .unwrap();
+        let camera =
+            add_frame_channel(&mut w, "/camera/head", FrameEncoding::Jpeg { quality: 85 }).unwrap();
+        let mut body = Vec::new();
+        for (i, f) in sent.iter().enumerate() {
+            let header = |channel_id, t: u64| mcap::records::MessageHeader {
+                channel_id,
+                sequence: i as u32,
+                log_time: t,
+                publish_time: t,
+            };
+            w.write_to_known_channel(&header(state, f.capture_time.ns - 1), b"{\"tick\":1}")
+                .unwrap();
+            encode_frame_message(
+                f,
+                "head_camera",
+                FrameEncoding::Jpeg { quality: 85 },
+                &mut body,
+            )
+            .unwrap();
+            w.write_to_known_channel(&header(camera, f.capture_time.ns), &body)
+                .unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let (got, err) = read_all(&mut McapFrameSource::open(&path, "/camera/head").unwrap());
+    assert!(err.is_none(), "{err:?}");
+    let sizes: Vec<_> = got
+        .iter()
+        .map(|f| (f.width_px, f.height_px, f.capture_time))
+        .collect();
+    let want: Vec<_> = sent
+        .iter()
+        .map(|f| (f.width_px, f.height_px, f.capture_time))
+        .collect();
+    assert_eq!(sizes, want);
     std::fs::remove_dir_all(&dir).unwrap();
 }
