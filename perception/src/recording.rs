@@ -6,7 +6,7 @@
 //! The header stamp is the capture time on tendon's monotonic clock (not wall
 //! time); the MCAP log and publish times carry the same value.
 //!
-//! The writer does not use chunks: every message is its own record, so a
+//! `McapFrameWriter` does not use chunks: every message is its own record, so a
 //! recording cut short (power loss, killed process) still yields every frame
 //! that was fully written. Chunked files would lose the whole open chunk.
 
