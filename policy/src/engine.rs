@@ -66,7 +66,35 @@ pub struct Engine {
     k_cache: Vec<Vec<u8>>,
     v_cache: Vec<Vec<u8>>,
     pos: usize,
+    /// A fingerprint of the input at each cached position, for prefix reuse.
+    fingerprints: Vec<u64>,
     s: Scratch,
+}
+
+/// FNV-1a over an input's kind and contents: equal inputs, equal prints.
+fn fingerprint(input: &Input) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut eat = |v: u64| {
+        for b in v.to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+        }
+    };
+    match *input {
+        Input::Token(id) => eat(id as u64),
+        Input::AudioCode(id) => eat((1 << 40) | id as u64),
+        Input::Vision(v) | Input::Audio(v) | Input::State(v) => {
+            let kind = match input {
+                Input::Vision(_) => 2u64,
+                Input::Audio(_) => 3,
+                _ => 4,
+            };
+            eat((kind << 40) | v.len() as u64);
+            for x in v {
+                eat(x.to_bits() as u64);
+            }
+        }
+    }
+    h
 }
 
 /// A pointer that threads of one pool job write through at disjoint indices.
@@ -223,6 +251,7 @@ impl Engine {
             k_cache: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
             v_cache: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
             pos: 0,
+            fingerprints: vec![0; c.max_seq_len],
             s: Scratch {
                 x: vec![0.0; b * d],
                 h: vec![0.0; b * widest_in.max(d)],
@@ -289,6 +318,25 @@ impl Engine {
             start += n;
         }
         Ok(&self.s.logits)
+    }
+
+    /// Runs a whole prompt from position 0, reusing the KV of the longest
+    /// prefix that matches what the cache already holds (the instruction and
+    /// static context of repeated policy calls). Returns the logits of the
+    /// last position and how many positions were reused.
+    pub fn forward_prompt(&mut self, inputs: &[Input]) -> Result<(&[f32], usize)> {
+        let mut same = 0;
+        while same < self.pos
+            && same < inputs.len()
+            && self.fingerprints[same] == fingerprint(&inputs[same])
+        {
+            same += 1;
+        }
+        // The last position always runs: its logits are the answer.
+        let reused = same.min(inputs.len().saturating_sub(1));
+        self.truncate(reused);
+        let logits = self.forward(&inputs[reused..])?;
+        Ok((logits, reused))
     }
 
     /// Greedy decoding: `n` tokens after `prompt`, appended to `out`.
@@ -392,6 +440,9 @@ impl Engine {
 
     fn run_chunk(&mut self, inputs: &[Input]) -> Result<()> {
         self.embed(inputs)?;
+        for (i, input) in inputs.iter().enumerate() {
+            self.fingerprints[self.pos + i] = fingerprint(input);
+        }
         let model = self.model.clone();
         let c = &model.config;
         let n = inputs.len();

@@ -158,3 +158,44 @@ fn bad_inputs_are_errors_not_panics() {
     assert!(err.contains("max_seq_len"), "{err}");
     assert_eq!(argmax(&[1.0, 3.0, 3.0]), 1);
 }
+
+#[test]
+fn prefix_cache_reuses_the_matching_prefix_and_gives_identical_logits() {
+    let inp = inputs();
+    let model =
+        Arc::new(Model::random(tiny_policy_config(), 3, &PrecisionPolicy::default()).unwrap());
+    let opts = EngineOptions {
+        threads: 2,
+        ..Default::default()
+    };
+    let mut cached = Engine::new(model.clone(), opts).unwrap();
+    let mut a = prompt(&inp);
+    let (_, reused) = cached.forward_prompt(&a).unwrap();
+    assert_eq!(reused, 0, "cold cache");
+    // Same static context (vision, audio, state, first tokens), new last tokens.
+    let n = a.len();
+    a[n - 2] = Input::Token(7);
+    a[n - 1] = Input::Token(8);
+    let (got, reused) = cached.forward_prompt(&a).unwrap();
+    let got = got.to_vec();
+    assert_eq!(reused, n - 2);
+    let mut fresh = Engine::new(model.clone(), opts).unwrap();
+    assert_eq!(
+        got,
+        fresh.forward(&a).unwrap(),
+        "bit-identical to a full prefill"
+    );
+    // A changed vision patch invalidates everything after it.
+    let other = vec![0.5f32; 128];
+    a[1] = Input::Vision(&other);
+    let (got, reused) = cached.forward_prompt(&a).unwrap();
+    let got = got.to_vec();
+    assert_eq!(reused, 1);
+    fresh.reset();
+    assert_eq!(got, fresh.forward(&a).unwrap());
+    // The identical prompt again reuses all but the last position.
+    let (_, reused) = cached.forward_prompt(&a).unwrap();
+    assert_eq!(reused, n - 1);
+    let r = Reference::new(&model).forward(&a).unwrap();
+    assert!(cosine(&got, r.last().unwrap()) > 0.999);
+}

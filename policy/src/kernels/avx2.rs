@@ -114,19 +114,20 @@ pub unsafe fn dot(
             s
         }
         Format::Q8_0 => {
-            let mut acc = _mm256_setzero_ps();
+            // Two accumulators hide the FMA latency chain.
+            let mut acc = [_mm256_setzero_ps(); 2];
             let nb = (row.len() / 34).min(xd.len());
             for b in 0..nb {
                 let bp = rp.add(b * 34);
                 let d = f16_scalar(*bp, *bp.add(1)) * xd[b];
                 let w = _mm256_loadu_si256(bp.add(2) as *const __m256i);
                 let q = _mm256_loadu_si256(xq.as_ptr().add(b * 32) as *const __m256i);
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), mul_sum_i8(w, q), acc);
+                acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(d), mul_sum_i8(w, q), acc[b & 1]);
             }
-            hsum(acc)
+            hsum(_mm256_add_ps(acc[0], acc[1]))
         }
         Format::Q4_0 => {
-            let mut acc = _mm256_setzero_ps();
+            let mut acc = [_mm256_setzero_ps(); 2];
             let m4 = _mm_set1_epi8(0x0F);
             let eight = _mm256_set1_epi8(8);
             let nb = (row.len() / 18).min(xd.len());
@@ -138,9 +139,9 @@ pub unsafe fn dot(
                 let hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), m4);
                 let w = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), eight);
                 let q = _mm256_loadu_si256(xq.as_ptr().add(b * 32) as *const __m256i);
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(d), mul_sum_i8(w, q), acc);
+                acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(d), mul_sum_i8(w, q), acc[b & 1]);
             }
-            hsum(acc)
+            hsum(_mm256_add_ps(acc[0], acc[1]))
         }
         Format::NF4 | Format::MXFP4 | Format::NVFP4 => {
             super::dequant_dot(format, row, tensor_scale, x, |w, x| dot_f32(w, x))
