@@ -21,13 +21,16 @@ pub const COMMAND_AUDIO_CTX: usize = 512;
 /// Longest utterance that fits the shortened window: 512 encoder frames
 /// = 1024 mel frames = 10.24 s.
 pub const MAX_UTTERANCE_SAMPLES: usize = COMMAND_AUDIO_CTX * 2 * crate::mel::HOP_SAMPLES;
-/// A command is a few words; 24 tokens leave room for a sentence and stop
-/// a looping decoder early.
-pub const COMMAND_MAX_TOKENS: usize = 24;
+/// A command is a few words (under 10 tokens); the cap stops a looping
+/// decoder early.
+pub const COMMAND_MAX_TOKENS: usize = 16;
 /// Decoder prompt that primes tiny.en with the command vocabulary. Without
-/// it, espeak's "squat" comes out as "What?" in every voice and speed.
-pub const COMMAND_PROMPT: &str = "Robot commands: stand up, sit down, squat, damp mode, stop, \
-     start, walk forward, walk backward, turn left, turn right, wave.";
+/// it, espeak's "squat" comes out as "What?" in every voice and speed. Short
+/// sentences, not a comma list: a list prompt made the decoder continue the
+/// list ("walk, walk, walk, ...") until the token cap.
+pub const COMMAND_PROMPT: &str =
+    "Stand up. Sit down. Squat. Damp mode. Stop. Start. Walk forward. \
+     Walk backward. Turn left. Turn right. Wave.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AsrError {
