@@ -37,12 +37,22 @@ fn argmax_in(logits: &[f32], range: std::ops::Range<usize>) -> u32 {
 }
 
 /// One decoded chunk: `values` is H×D, step-major.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DecodedActions {
     pub values: Vec<f32>,
     pub bins: Vec<u32>,
     /// Intent index (0-based within the intent tokens), if the model has any.
     pub intent: Option<u32>,
+    /// Time of the prompt pass (before the first action token).
+    pub prefill_time: std::time::Duration,
+    /// Prompt positions whose KV came from the prefix cache.
+    pub reused_positions: usize,
+}
+
+impl DecodedActions {
+    pub fn new() -> Self {
+        Self::default()
+    }
 }
 
 fn action_config(cfg: &ModelConfig) -> Result<&ActionConfig> {
@@ -51,8 +61,9 @@ fn action_config(cfg: &ModelConfig) -> Result<&ActionConfig> {
         .ok_or_else(|| PolicyError::Input("this model has no action head (config.action)".into()))
 }
 
-/// Runs `prompt` and decodes one action chunk greedily, each token
-/// constrained to the action bins, then the intent token.
+/// Runs `prompt` (reusing the engine's cached KV for the longest matching
+/// prefix) and decodes one action chunk greedily, each token constrained to
+/// the action bins, then the intent token.
 pub fn decode_actions(
     engine: &mut Engine,
     prompt: &[Input],
@@ -64,7 +75,10 @@ pub fn decode_actions(
     let base = v.action_base() as usize;
     out.values.clear();
     out.bins.clear();
-    let mut logits = engine.forward(prompt)?;
+    let started = std::time::Instant::now();
+    let (mut logits, reused) = engine.forward_prompt(prompt)?;
+    out.reused_positions = reused;
+    out.prefill_time = started.elapsed();
     for k in 0..a.horizon * a.dims {
         let bin = argmax_in(logits, base..base + v.action_bins);
         out.bins.push(bin);

@@ -239,11 +239,7 @@ fn evaluate(
         },
     )?;
     let mut out = Vec::new();
-    let mut acts = DecodedActions {
-        values: vec![],
-        bins: vec![],
-        intent: None,
-    };
+    let mut acts = DecodedActions::new();
     for (feats, toks) in prompts {
         let p = prompt_inputs(&model, feats, toks);
         e.reset();

@@ -66,9 +66,17 @@ pub struct Engine {
     k_cache: Vec<Vec<u8>>,
     v_cache: Vec<Vec<u8>>,
     pos: usize,
+    /// Time spent in the vision and audio projections since the caller last cleared it.
+    pub stage_times: StageTimes,
     /// A fingerprint of the input at each cached position, for prefix reuse.
     fingerprints: Vec<u64>,
     s: Scratch,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    pub vision: std::time::Duration,
+    pub audio: std::time::Duration,
 }
 
 /// FNV-1a over an input's kind and contents: equal inputs, equal prints.
@@ -251,6 +259,7 @@ impl Engine {
             k_cache: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
             v_cache: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
             pos: 0,
+            stage_times: StageTimes::default(),
             fingerprints: vec![0; c.max_seq_len],
             s: Scratch {
                 x: vec![0.0; b * d],
@@ -379,6 +388,7 @@ impl Engine {
                     }
                 },
                 Input::Vision(v) | Input::Audio(v) | Input::State(v) => {
+                    let started = std::time::Instant::now();
                     let (first, second, what) = match input {
                         Input::Vision(_) => (m.vision.as_ref(), None, "vision"),
                         Input::Audio(_) => match &m.audio {
@@ -431,6 +441,11 @@ impl Engine {
                         s.x[i * d..(i + 1) * d].copy_from_slice(&s.h[..d]);
                     } else {
                         s.x[i * d..(i + 1) * d].copy_from_slice(&s.gate[..d]);
+                    }
+                    match input {
+                        Input::Vision(_) => self.stage_times.vision += started.elapsed(),
+                        Input::Audio(_) => self.stage_times.audio += started.elapsed(),
+                        _ => {}
                     }
                 }
             }

@@ -15,5 +15,6 @@ pub mod cli;
 pub mod engine;
 pub mod kernels;
 pub mod pool;
+pub mod runner;
 pub mod testmodel;
 pub mod weights;
