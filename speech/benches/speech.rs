@@ -6,13 +6,13 @@
 //!    own `whisper_pcm_to_mel` (1 thread, like ours), rounds alternating;
 //! 2. ASR latency of a 2 s spoken command (espeak-ng "walk forward"), tiny.en
 //!    f16 via whisper-rs, with the command window (audio_ctx 512) and with the
-//!    full 30 s window (audio_ctx 1500) as the anchor.
+//!    full 30 s window (audio_ctx 1500) as the anchor, and without the prompt.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use tendon_speech::asr::{AsrConfig, Recognizer};
+use tendon_speech::asr::{AsrConfig, Recognizer, COMMAND_PROMPT};
 use tendon_speech::mel::log_mel_spectrogram;
 use tendon_speech::source::WavSource;
 
@@ -74,8 +74,10 @@ fn main() {
     let raw = std::env::temp_dir().join(format!("tendon-bench-mel-{}.f32", std::process::id()));
     let bytes: Vec<u8> = audio.iter().flat_map(|x| x.to_le_bytes()).collect();
     std::fs::write(&raw, bytes).unwrap();
-    let mut one_thread = AsrConfig::default();
-    one_thread.n_threads = 1;
+    let one_thread = AsrConfig {
+        n_threads: 1,
+        ..AsrConfig::default()
+    };
     let mut rec = Recognizer::load(&model, one_thread).unwrap();
     let (mut ours, mut numpy, mut wcpp) = (Vec::new(), Vec::new(), Vec::new());
     for _round in 0..5 {
@@ -133,12 +135,20 @@ fn main() {
         AsrConfig::default().n_threads
     );
     let mut results = Vec::new();
-    for (label, audio_ctx) in [
-        ("audio_ctx 512 (command window)", 512),
-        ("audio_ctx 1500 (full 30 s window)", 1500),
+    for (label, audio_ctx, prompt) in [
+        (
+            "audio_ctx 512 + command prompt (default)",
+            512,
+            COMMAND_PROMPT,
+        ),
+        ("audio_ctx 1500 + command prompt", 1500, COMMAND_PROMPT),
+        ("audio_ctx 512, no prompt", 512, ""),
     ] {
-        let mut cfg = AsrConfig::default();
-        cfg.audio_ctx = audio_ctx;
+        let cfg = AsrConfig {
+            audio_ctx,
+            prompt,
+            ..AsrConfig::default()
+        };
         let mut rec = Recognizer::load(&model, cfg).unwrap();
         let text = rec.transcribe(&clip).unwrap().text;
         let mut t: Vec<f64> = (0..7)
