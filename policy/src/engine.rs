@@ -50,9 +50,13 @@ struct Scratch {
     up: Vec<f32>,
     xq: Vec<i8>,
     xd: Vec<f32>,
+    /// Activations rounded to F16, for F16 weights.
+    xr: Vec<f32>,
     /// One row of attention scores per thread.
     scores: Vec<f32>,
     logits: Vec<f32>,
+    /// Logits of every position of the last chunk (`forward_all`), [max_batch, vocab].
+    all_logits: Vec<f32>,
     bias: Vec<f32>,
 }
 
@@ -129,10 +133,22 @@ fn matmul(
     n: usize,
     xq: &mut [i8],
     xd: &mut [f32],
+    xr: &mut [f32],
     out: &mut [f32],
 ) {
     let (rows, cols) = (w.rows(), w.cols());
     let q8 = kernels::wants_q8(w.format);
+    // ggml multiplies F16 weights with activations rounded to F16 (its
+    // vec_dot_type for F16); doing the same keeps greedy tokens identical to
+    // llama.cpp's where two logits nearly tie.
+    let xs: &[f32] = if w.format == Format::F16 {
+        for (r, x) in xr[..n * cols].iter_mut().zip(xs) {
+            *r = f16::from_f32(*x).to_f32();
+        }
+        &xr[..n * cols]
+    } else {
+        xs
+    };
     if q8 {
         for i in 0..n {
             kernels::quantize_q8(
@@ -272,8 +288,10 @@ impl Engine {
                 up: vec![0.0; b * ff],
                 xq: vec![0; b * widest_in],
                 xd: vec![0.0; b * widest_in.div_ceil(32)],
+                xr: vec![0.0; b * widest_in],
                 scores: vec![0.0; threads * c.max_seq_len],
                 logits: vec![0.0; c.vocab_size()],
+                all_logits: vec![0.0; b * c.vocab_size()],
                 bias: vec![0.0; d],
             },
             model,
@@ -323,10 +341,33 @@ impl Engine {
         let mut start = 0;
         while start < inputs.len() {
             let n = (inputs.len() - start).min(self.max_batch);
-            self.run_chunk(&inputs[start..start + n])?;
+            self.run_chunk(&inputs[start..start + n], false)?;
             start += n;
         }
         Ok(&self.s.logits)
+    }
+
+    /// Runs `inputs` (at most `max_batch`) in one pass and returns the logits
+    /// of every position, [inputs.len(), vocab]: the verification pass of
+    /// speculative decoding. Each position's logits are bit-identical to
+    /// what one-at-a-time `forward` calls give.
+    pub fn forward_all(&mut self, inputs: &[Input]) -> Result<&[f32]> {
+        if inputs.is_empty() || inputs.len() > self.max_batch {
+            return Err(PolicyError::Input(format!(
+                "forward_all takes 1..={} inputs (max_batch); got {}",
+                self.max_batch,
+                inputs.len()
+            )));
+        }
+        if self.pos + inputs.len() > self.model.config.max_seq_len {
+            return Err(PolicyError::Input(format!(
+                "sequence of {} positions exceeds the model's max_seq_len {}",
+                self.pos + inputs.len(),
+                self.model.config.max_seq_len
+            )));
+        }
+        self.run_chunk(inputs, true)?;
+        Ok(&self.s.all_logits[..inputs.len() * self.model.config.vocab_size()])
     }
 
     /// Runs a whole prompt from position 0, reusing the KV of the longest
@@ -413,7 +454,8 @@ impl Engine {
                     let s = &mut self.s;
                     let out = &mut s.gate[..d];
                     matmul(
-                        &self.pool, self.simd, &a.weight, v, 1, &mut s.xq, &mut s.xd, out,
+                        &self.pool, self.simd, &a.weight, v, 1, &mut s.xq, &mut s.xd, &mut s.xr,
+                        out,
                     );
                     a.bias.row_to_f32(0, &mut s.bias);
                     for (o, b) in out.iter_mut().zip(&s.bias) {
@@ -432,6 +474,7 @@ impl Engine {
                             1,
                             &mut s.xq,
                             &mut s.xd,
+                            &mut s.xr,
                             &mut s.h[..d],
                         );
                         a2.bias.row_to_f32(0, &mut s.bias);
@@ -453,7 +496,7 @@ impl Engine {
         Ok(())
     }
 
-    fn run_chunk(&mut self, inputs: &[Input]) -> Result<()> {
+    fn run_chunk(&mut self, inputs: &[Input], all_logits: bool) -> Result<()> {
         self.embed(inputs)?;
         for (i, input) in inputs.iter().enumerate() {
             self.fingerprints[self.pos + i] = fingerprint(input);
@@ -480,9 +523,15 @@ impl Engine {
                     &mut s.h[i * d..(i + 1) * d],
                 );
             }
-            matmul(pool, simd, &l.wq, &s.h, n, &mut s.xq, &mut s.xd, &mut s.q);
-            matmul(pool, simd, &l.wk, &s.h, n, &mut s.xq, &mut s.xd, &mut s.k);
-            matmul(pool, simd, &l.wv, &s.h, n, &mut s.xq, &mut s.xd, &mut s.v);
+            matmul(
+                pool, simd, &l.wq, &s.h, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.q,
+            );
+            matmul(
+                pool, simd, &l.wk, &s.h, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.k,
+            );
+            matmul(
+                pool, simd, &l.wv, &s.h, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.v,
+            );
             for i in 0..n {
                 let p = pos0 + i;
                 for head in s.q[i * d..(i + 1) * d].chunks_exact_mut(hd) {
@@ -535,7 +584,9 @@ impl Engine {
                     }
                 }
             });
-            matmul(pool, simd, &l.wo, &s.att, n, &mut s.xq, &mut s.xd, &mut s.h);
+            matmul(
+                pool, simd, &l.wo, &s.att, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.h,
+            );
             for (x, o) in s.x[..n * d].iter_mut().zip(&s.h) {
                 *x += o;
             }
@@ -555,34 +606,61 @@ impl Engine {
                 n,
                 &mut s.xq,
                 &mut s.xd,
+                &mut s.xr,
                 &mut s.gate,
             );
             matmul(
-                pool, simd, &l.w_up, &s.h, n, &mut s.xq, &mut s.xd, &mut s.up,
+                pool, simd, &l.w_up, &s.h, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.up,
             );
             for (g, u) in s.gate[..n * ff].iter_mut().zip(&s.up) {
                 *g = silu(*g) * u;
             }
             matmul(
-                pool, simd, &l.w_down, &s.gate, n, &mut s.xq, &mut s.xd, &mut s.h,
+                pool, simd, &l.w_down, &s.gate, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.h,
             );
             for (x, o) in s.x[..n * d].iter_mut().zip(&s.h) {
                 *x += o;
             }
         }
         let s = &mut self.s;
-        let last = &s.x[(n - 1) * d..n * d];
-        rms_norm(last, &model.norm, c.rms_eps, &mut s.h[..d]);
-        matmul(
-            pool,
-            simd,
-            &model.head,
-            &s.h[..d],
-            1,
-            &mut s.xq,
-            &mut s.xd,
-            &mut s.logits,
-        );
+        if all_logits {
+            let vocab = c.vocab_size();
+            for i in 0..n {
+                rms_norm(
+                    &s.x[i * d..(i + 1) * d],
+                    &model.norm,
+                    c.rms_eps,
+                    &mut s.h[i * d..(i + 1) * d],
+                );
+            }
+            matmul(
+                pool,
+                simd,
+                &model.head,
+                &s.h[..n * d],
+                n,
+                &mut s.xq,
+                &mut s.xd,
+                &mut s.xr,
+                &mut s.all_logits,
+            );
+            s.logits
+                .copy_from_slice(&s.all_logits[(n - 1) * vocab..n * vocab]);
+        } else {
+            let last = &s.x[(n - 1) * d..n * d];
+            rms_norm(last, &model.norm, c.rms_eps, &mut s.h[..d]);
+            matmul(
+                pool,
+                simd,
+                &model.head,
+                &s.h[..d],
+                1,
+                &mut s.xq,
+                &mut s.xd,
+                &mut s.xr,
+                &mut s.logits,
+            );
+        }
         self.pos += n;
         Ok(())
     }

@@ -16,5 +16,6 @@ pub mod engine;
 pub mod kernels;
 pub mod pool;
 pub mod runner;
+pub mod speculative;
 pub mod testmodel;
 pub mod weights;

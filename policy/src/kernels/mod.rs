@@ -60,8 +60,9 @@ pub fn wants_q8(format: Format) -> bool {
     matches!(format, Format::Q8_0 | Format::Q4_0)
 }
 
-/// Quantizes `x` into Q8 blocks of 32 (ggml's quantize_row_q8_0: the scale
-/// is rounded through f16, the codes use the unrounded one).
+/// Quantizes `x` into Q8 blocks of 32 the way ggml's SIMD quantize_row_q8_0
+/// does for activations: scale 127/amax, round half to even, and the
+/// block scale amax/127 rounded through f16.
 pub fn quantize_q8(x: &[f32], qs: &mut [i8], ds: &mut [f32]) {
     for ((xb, qb), d_out) in x
         .chunks_exact(32)
@@ -69,12 +70,11 @@ pub fn quantize_q8(x: &[f32], qs: &mut [i8], ds: &mut [f32]) {
         .zip(ds.iter_mut())
     {
         let amax = xb.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        let d = amax / 127.0;
-        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
         for (q, v) in qb.iter_mut().zip(xb) {
-            *q = (v * id).round() as i8;
+            *q = (v * id).round_ties_even() as i8;
         }
-        *d_out = f16::from_f32(d).to_f32();
+        *d_out = f16::from_f32(amax / 127.0).to_f32();
     }
 }
 
@@ -233,7 +233,7 @@ mod tests {
     }
 
     #[test]
-    fn q8_activation_quantization_matches_the_q8_0_weight_format() {
+    fn q8_activation_quantization_is_within_one_code_of_the_q8_0_weight_format() {
         let mut rng = SplitMix64::new(4);
         let x = rng.normal_vec(64, 2.0);
         let mut xq = vec![0i8; 64];
@@ -243,8 +243,16 @@ mod tests {
         for b in 0..2 {
             let blk = &p.bytes[b * 34..(b + 1) * 34];
             assert_eq!(f16::from_le_bytes([blk[0], blk[1]]).to_f32(), xd[b]);
-            let codes: Vec<i8> = blk[2..].iter().map(|v| *v as i8).collect();
-            assert_eq!(codes, xq[b * 32..(b + 1) * 32]);
+            for (w, a) in blk[2..].iter().zip(&xq[b * 32..(b + 1) * 32]) {
+                assert!(((*w as i8) as i32 - *a as i32).abs() <= 1);
+            }
         }
+        // Ties go to even: 0.5 · 127/amax with amax 127 is 0.5 → 0, 1.5 → 2.
+        let mut t = [0.0f32; 32];
+        t[0] = 127.0;
+        t[1] = 0.5;
+        t[2] = 1.5;
+        quantize_q8(&t, &mut xq[..32], &mut xd[..1]);
+        assert_eq!((xq[0], xq[1], xq[2]), (127, 0, 2));
     }
 }

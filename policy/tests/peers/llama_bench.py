@@ -11,6 +11,13 @@ import time
 import numpy as np
 from llama_cpp import Llama
 
+
+def last_logits(llm):
+    # Llama.scores is not filled without logits_all in this version; the
+    # context's logits hold the last evaluated position.
+    return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+
+
 path = sys.argv[1]
 threads, n_prompt, n_gen, repeats = (int(v) for v in sys.argv[2:6])
 llm = Llama(model_path=path, n_ctx=n_prompt + n_gen + 8, n_threads=threads,
@@ -23,11 +30,11 @@ for _ in range(repeats):
     t0 = time.perf_counter()
     llm.eval(prompt)
     tp = time.perf_counter() - t0
-    tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+    tok = int(np.argmax(last_logits(llm)))
     t1 = time.perf_counter()
     for _ in range(n_gen):
         llm.eval([tok])
-        tok = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        tok = int(np.argmax(last_logits(llm)))
     td = time.perf_counter() - t1
     best_p = max(best_p, n_prompt / tp)
     best_d = max(best_d, n_gen / td)
