@@ -9,6 +9,19 @@ use tendon_bridge::hg::{LowCmd, LowState};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
+    /// Policy-sized model (200 vision + 32 audio + 16 text + 1 state in, one
+    /// action chunk out): observation-to-chunk time cold and with a prefix-cache
+    /// hit, speculative-decoding speedup, peak RSS.
+    Policy {
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value_t = 8)]
+        horizon: usize,
+        #[arg(long, default_value_t = 29)]
+        dims: usize,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
     /// Policy engine tokens/s: prefill P token ids, then decode G greedily.
     Decode {
         #[arg(long)]
@@ -59,6 +72,16 @@ pub enum BenchCommand {
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
+        BenchCommand::Policy {
+            threads,
+            horizon,
+            dims,
+            repeats,
+        } => {
+            let b = tendon_policy::cli::bench_policy(threads, horizon, dims, repeats)?;
+            println!("{b:#?}");
+            Ok(())
+        }
         BenchCommand::Decode {
             model,
             threads,

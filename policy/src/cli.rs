@@ -401,3 +401,163 @@ pub fn bench_decode(
         simd: e.simd().name(),
     })
 }
+
+/// A policy-sized model: about 200 vision patches, 32 audio patches, 16
+/// text tokens and one state vector in, one H×D action chunk out.
+pub fn policy_sized_config(horizon: usize, dims: usize) -> crate::config::ModelConfig {
+    use crate::config::{ActionConfig, AudioInput, InputsConfig, ModelConfig, VocabConfig};
+    ModelConfig {
+        d_model: 512,
+        n_layers: 8,
+        n_heads: 8,
+        n_kv_heads: 4,
+        d_ff: Some(1536),
+        rms_eps: 1e-5,
+        rope_theta: 10_000.0,
+        max_seq_len: 1024,
+        vocab: VocabConfig {
+            text: 1024,
+            action_bins: 256,
+            special: 8,
+            intents: 16,
+        },
+        action: Some(ActionConfig {
+            horizon,
+            dims,
+            ranges: vec![[-1.0, 1.0]; dims],
+            step_ms: 20.0,
+        }),
+        inputs: InputsConfig {
+            vision_patch_dim: Some(768),
+            audio: Some(AudioInput::Patches { patch_dim: 256 }),
+            state_dim: Some(64),
+        },
+        precision: PrecisionPolicy::default(),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyBench {
+    pub threads: usize,
+    pub prompt_positions: usize,
+    pub action_tokens: usize,
+    /// Observation in → action chunk out, empty cache (median over repeats).
+    pub cold_chunk_ms: f64,
+    /// The same with every position but the state reused from the prefix cache.
+    pub prefix_hit_chunk_ms: f64,
+    /// 64 text tokens: plain greedy vs greedy-exact speculation with a Q4_0 draft of the same model, k = 8.
+    pub plain_decode_ms: f64,
+    pub speculative_decode_ms: f64,
+    pub draft_acceptance: f64,
+    pub peak_rss_mib: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// `tendon bench policy`: the policy-sized model with random weights under
+/// the default precision policy.
+pub fn bench_policy(
+    threads: usize,
+    horizon: usize,
+    dims: usize,
+    repeats: usize,
+) -> Result<PolicyBench> {
+    let cfg = policy_sized_config(horizon, dims);
+    let model = Arc::new(Model::random(cfg, 0x9011c7, &PrecisionPolicy::default())?);
+    let mut rng = SplitMix64::new(5);
+    let vision: Vec<Vec<f32>> = (0..200).map(|_| rng.normal_vec(768, 1.0)).collect();
+    let audio: Vec<Vec<f32>> = (0..32).map(|_| rng.normal_vec(256, 1.0)).collect();
+    let states: Vec<Vec<f32>> = (0..repeats.max(1) + 1)
+        .map(|_| rng.normal_vec(64, 1.0))
+        .collect();
+    fn build<'a>(
+        vision: &'a [Vec<f32>],
+        audio: &'a [Vec<f32>],
+        state: &'a [f32],
+    ) -> Vec<Input<'a>> {
+        let mut p: Vec<Input> = (0..16u32).map(|t| Input::Token(t * 37 % 1024)).collect();
+        p.extend(vision.iter().map(|v| Input::Vision(v)));
+        p.extend(audio.iter().map(|v| Input::Audio(v)));
+        p.push(Input::State(state));
+        p
+    }
+    let opts = EngineOptions {
+        threads,
+        ..Default::default()
+    };
+    let mut e = Engine::new(model.clone(), opts)?;
+    let mut acts = DecodedActions::new();
+    let (mut cold, mut warm) = (Vec::new(), Vec::new());
+    for r in 0..repeats.max(1) {
+        e.reset();
+        let t = Instant::now();
+        decode_actions(&mut e, &build(&vision, &audio, &states[r]), &mut acts)?;
+        cold.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        decode_actions(&mut e, &build(&vision, &audio, &states[r + 1]), &mut acts)?;
+        warm.push(t.elapsed().as_secs_f64() * 1e3);
+        if acts.reused_positions + 1 != build(&vision, &audio, &states[0]).len() {
+            return Err(PolicyError::Input(
+                "prefix cache did not reuse the static context".into(),
+            ));
+        }
+    }
+    let prompt_positions = build(&vision, &audio, &states[0]).len();
+    // Speculative decoding on text.
+    let draft_model = Arc::new(model.requantize(&PrecisionPolicy::uniform(Format::Q4_0), |_| {})?);
+    let text: Vec<Input> = (0..16u32).map(|t| Input::Token(t * 37 % 1024)).collect();
+    let mut draft = Engine::new(draft_model, opts)?;
+    let (mut plain, mut spec, mut acc) = (Vec::new(), Vec::new(), 0.0);
+    let mut out = Vec::new();
+    for _ in 0..repeats.max(1) {
+        e.reset();
+        out.clear();
+        let t = Instant::now();
+        e.greedy(&text, 64, &mut out)?;
+        plain.push(t.elapsed().as_secs_f64() * 1e3);
+        let want = out.clone();
+        out.clear();
+        let t = Instant::now();
+        let st = crate::speculative::speculative_decode(
+            &mut e,
+            &mut draft,
+            &text,
+            64,
+            8,
+            crate::speculative::Acceptance::GreedyExact,
+            &mut out,
+        )?;
+        spec.push(t.elapsed().as_secs_f64() * 1e3);
+        if out != want {
+            return Err(PolicyError::Input(
+                "speculative output differs from greedy".into(),
+            ));
+        }
+        acc = st.accepted as f64 / st.drafted.max(1) as f64;
+    }
+    Ok(PolicyBench {
+        threads: e.threads(),
+        prompt_positions,
+        action_tokens: horizon * dims,
+        cold_chunk_ms: median(cold),
+        prefix_hit_chunk_ms: median(warm),
+        plain_decode_ms: median(plain),
+        speculative_decode_ms: median(spec),
+        draft_acceptance: acc,
+        peak_rss_mib: peak_rss_mib(),
+    })
+}
