@@ -165,7 +165,26 @@ fn matmul(
     pool.run(&|t| {
         for r in split(rows, threads, t, 4) {
             let row = w.row(r);
-            for i in 0..n {
+            let mut i = 0;
+            while q8 && i + 4 <= n {
+                let qs = |t: usize| &xq[(i + t) * cols..(i + t + 1) * cols];
+                let ds = |t: usize| &xd[(i + t) * cols / 32..(i + t + 1) * cols / 32];
+                let Some(v) = kernels::dot4_q8(
+                    simd,
+                    w.format,
+                    row,
+                    [qs(0), qs(1), qs(2), qs(3)],
+                    [ds(0), ds(1), ds(2), ds(3)],
+                ) else {
+                    break;
+                };
+                for (t, v) in v.into_iter().enumerate() {
+                    // SAFETY: row r belongs to this thread only; (i+t)·rows + r < out.len() (asserted).
+                    unsafe { *out_ptr.get().add((i + t) * rows + r) = v };
+                }
+                i += 4;
+            }
+            for i in i..n {
                 let x = &xs[i * cols..(i + 1) * cols];
                 let (q, d) = if q8 {
                     (

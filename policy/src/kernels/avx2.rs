@@ -148,3 +148,38 @@ pub unsafe fn dot(
         }
     }
 }
+
+/// Q8_0 or Q4_0 row against four Q8 activation vectors at once (prefill):
+/// each weight block is loaded, unpacked and sign-split once for all four.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot4_q8(format: Format, row: &[u8], xq: [&[i8]; 4], xd: [&[f32]; 4]) -> [f32; 4] {
+    let bb = format.block_bytes();
+    let nb = (row.len() / bb).min(xd.iter().map(|d| d.len()).min().unwrap_or(0));
+    let rp = row.as_ptr();
+    // Same two-accumulator order as `dot`, so results are bit-identical to it
+    // (prefix reuse and speculative verification rely on that).
+    let mut acc = [[_mm256_setzero_ps(); 2]; 4];
+    let m4 = _mm_set1_epi8(0x0F);
+    let eight = _mm256_set1_epi8(8);
+    let ones = _mm256_set1_epi16(1);
+    for b in 0..nb {
+        let bp = rp.add(b * bb);
+        let dw = f16_scalar(*bp, *bp.add(1));
+        let w = if format == Format::Q8_0 {
+            _mm256_loadu_si256(bp.add(2) as *const __m256i)
+        } else {
+            let bytes = _mm_loadu_si128(bp.add(2) as *const __m128i);
+            let lo = _mm_and_si128(bytes, m4);
+            let hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), m4);
+            _mm256_sub_epi8(_mm256_set_m128i(hi, lo), eight)
+        };
+        let aw = _mm256_sign_epi8(w, w);
+        for t in 0..4 {
+            let q = _mm256_loadu_si256(xq[t].as_ptr().add(b * 32) as *const __m256i);
+            let dot16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(q, w));
+            let p = _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, ones));
+            acc[t][b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[t][b]), p, acc[t][b & 1]);
+        }
+    }
+    acc.map(|a| hsum(_mm256_add_ps(a[0], a[1])))
+}

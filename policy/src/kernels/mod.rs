@@ -101,6 +101,24 @@ pub fn dot(
     }
 }
 
+/// Four activation vectors against one Q8_0/Q4_0 row (prefill); `None`
+/// where no multi-vector kernel exists, and the caller loops over `dot`.
+#[inline]
+pub fn dot4_q8(
+    simd: Simd,
+    format: Format,
+    row: &[u8],
+    xq: [&[i8]; 4],
+    xd: [&[f32]; 4],
+) -> Option<[f32; 4]> {
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Simd::Avx2 is only produced after detecting avx2, fma and f16c.
+        Simd::Avx2 if wants_q8(format) => Some(unsafe { avx2::dot4_q8(format, row, xq, xd) }),
+        _ => None,
+    }
+}
+
 pub fn portable_dot(
     format: Format,
     row: &[u8],
@@ -228,6 +246,40 @@ mod tests {
                         simd.name()
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn four_vector_kernel_equals_four_single_dots() {
+        let mut rng = SplitMix64::new(8);
+        let cols = 256;
+        let w = rng.normal_vec(cols, 1.0);
+        let xs: Vec<Vec<f32>> = (0..4).map(|_| rng.normal_vec(cols, 1.0)).collect();
+        let mut q = vec![vec![0i8; cols]; 4];
+        let mut d = vec![vec![0f32; cols / 32]; 4];
+        for t in 0..4 {
+            quantize_q8(&xs[t], &mut q[t], &mut d[t]);
+        }
+        for format in [Format::Q8_0, Format::Q4_0] {
+            let p = crate::quant::quantize(format, &w, cols).unwrap();
+            let simd = Simd::detect();
+            let Some(four) = dot4_q8(
+                simd,
+                format,
+                &p.bytes,
+                [&q[0], &q[1], &q[2], &q[3]],
+                [&d[0], &d[1], &d[2], &d[3]],
+            ) else {
+                continue;
+            };
+            for t in 0..4 {
+                let one = dot(simd, format, &p.bytes, 1.0, &xs[t], &q[t], &d[t]);
+                assert!(
+                    (one - four[t]).abs() <= 1e-5 * one.abs().max(1.0),
+                    "{format} t{t}: {one} vs {}",
+                    four[t]
+                );
             }
         }
     }
