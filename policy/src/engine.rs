@@ -163,7 +163,57 @@ fn matmul(
     assert!(out.len() >= n * rows && xs.len() >= n * cols);
     let threads = pool.threads();
     pool.run(&|t| {
-        for r in split(rows, threads, t, 4) {
+        let range = split(rows, threads, t, 4);
+        if n == 1 {
+            let rb = w.row_bytes();
+            let (q, d) = if q8 {
+                (&xq[..cols], &xd[..cols / 32])
+            } else {
+                (&[][..], &[][..])
+            };
+            // SAFETY: rows in `range` belong to this thread only; range.end ≤ rows ≤ out.len() (asserted).
+            let out = unsafe {
+                std::slice::from_raw_parts_mut(out_ptr.get().add(range.start), range.len())
+            };
+            let bytes = &w.bytes()[range.start * rb..range.end * rb];
+            kernels::dot_rows(
+                simd,
+                w.format,
+                bytes,
+                rb,
+                w.tensor_scale,
+                &xs[..cols],
+                q,
+                d,
+                out,
+            );
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if simd == Simd::Avx2 {
+            let rb = w.row_bytes();
+            let bytes = &w.bytes()[range.start * rb..range.end * rb];
+            // SAFETY: Simd::Avx2 was detected; rows in `range` belong to this
+            // thread only and every write index is < n·rows ≤ out.len() (asserted).
+            unsafe {
+                kernels::avx2::matmul_rows(
+                    w.format,
+                    bytes,
+                    rb,
+                    range.start,
+                    w.tensor_scale,
+                    xs,
+                    xq,
+                    xd,
+                    cols,
+                    n,
+                    out_ptr.get(),
+                    rows,
+                )
+            };
+            return;
+        }
+        for r in range {
             let row = w.row(r);
             let mut i = 0;
             while q8 && i + 4 <= n {

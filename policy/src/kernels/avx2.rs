@@ -2,7 +2,12 @@
 //! llama.cpp's sign trick: maddubs needs one unsigned operand, so |w| meets
 //! sign(w)·x.
 
+//!
+//! Safety, for every function here: the CPU has AVX2, FMA and F16C
+//! (`Simd::detect` returned `Simd::Avx2`), and slices hold the lengths
+//! their row and block counts imply.
 #![allow(clippy::needless_range_loop)] // raw-pointer block loops read clearer indexed
+#![allow(clippy::missing_safety_doc)] // stated once above
 
 use std::arch::x86_64::*;
 
@@ -182,4 +187,83 @@ pub unsafe fn dot4_q8(format: Format, row: &[u8], xq: [&[i8]; 4], xd: [&[f32]; 4
         }
     }
     acc.map(|a| hsum(_mm256_add_ps(a[0], a[1])))
+}
+
+/// `out[i] = row(first_row + i) · x` for consecutive rows: the decode matvec.
+/// The loop sits inside the target-feature region so `dot` inlines into it.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn dot_rows(
+    format: Format,
+    rows: &[u8],
+    row_bytes: usize,
+    tensor_scale: f32,
+    x: &[f32],
+    xq: &[i8],
+    xd: &[f32],
+    out: &mut [f32],
+) {
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(row_bytes)) {
+        *o = dot(format, row, tensor_scale, x, xq, xd);
+    }
+}
+
+/// Prefill: rows `first_row..first_row + k` (packed in `rows`) against `n`
+/// activation vectors; `out[i·out_stride + r]`. Q8 formats take four
+/// vectors per weight-block load.
+///
+/// # Safety
+/// AVX2/FMA/F16C present; `out` valid for `n·out_stride` writes, and no other
+/// thread writes the same rows.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn matmul_rows(
+    format: Format,
+    rows: &[u8],
+    row_bytes: usize,
+    first_row: usize,
+    tensor_scale: f32,
+    xs: &[f32],
+    xq: &[i8],
+    xd: &[f32],
+    cols: usize,
+    n: usize,
+    out: *mut f32,
+    out_stride: usize,
+) {
+    let q8 = matches!(format, Format::Q8_0 | Format::Q4_0);
+    let nb = cols / 32;
+    for (k, row) in rows.chunks_exact(row_bytes).enumerate() {
+        let r = first_row + k;
+        let mut i = 0;
+        while q8 && i + 4 <= n {
+            let qs = |t: usize| &xq[(i + t) * cols..(i + t + 1) * cols];
+            let ds = |t: usize| &xd[(i + t) * nb..(i + t + 1) * nb];
+            let v = dot4_q8(
+                format,
+                row,
+                [qs(0), qs(1), qs(2), qs(3)],
+                [ds(0), ds(1), ds(2), ds(3)],
+            );
+            for (t, v) in v.into_iter().enumerate() {
+                *out.add((i + t) * out_stride + r) = v;
+            }
+            i += 4;
+        }
+        for i in i..n {
+            let (q, d) = if q8 {
+                (&xq[i * cols..(i + 1) * cols], &xd[i * nb..(i + 1) * nb])
+            } else {
+                (&[][..], &[][..])
+            };
+            *out.add(i * out_stride + r) = dot(
+                format,
+                row,
+                tensor_scale,
+                &xs[i * cols..(i + 1) * cols],
+                q,
+                d,
+            );
+        }
+    }
 }

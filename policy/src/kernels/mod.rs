@@ -11,7 +11,7 @@ use half::{bf16, f16};
 use crate::quant::Format;
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+pub mod avx2;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 
@@ -98,6 +98,33 @@ pub fn dot(
         // SAFETY: Simd::Neon is only produced after detecting neon.
         Simd::Neon => unsafe { neon::dot(format, row, tensor_scale, x, xq, xd) },
         Simd::Portable => portable_dot(format, row, tensor_scale, x, xq, xd),
+    }
+}
+
+/// `out[i]` = row i of `rows` (packed, `row_bytes` each) · x: a block of a matvec.
+#[allow(clippy::too_many_arguments)]
+pub fn dot_rows(
+    simd: Simd,
+    format: Format,
+    rows: &[u8],
+    row_bytes: usize,
+    tensor_scale: f32,
+    x: &[f32],
+    xq: &[i8],
+    xd: &[f32],
+    out: &mut [f32],
+) {
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: Simd::Avx2 is only produced after detecting avx2, fma and f16c.
+        Simd::Avx2 => unsafe {
+            avx2::dot_rows(format, rows, row_bytes, tensor_scale, x, xq, xd, out)
+        },
+        _ => {
+            for (o, row) in out.iter_mut().zip(rows.chunks_exact(row_bytes)) {
+                *o = dot(simd, format, row, tensor_scale, x, xq, xd);
+            }
+        }
     }
 }
 
