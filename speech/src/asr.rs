@@ -39,7 +39,7 @@ pub enum AsrError {
          ~/.cache/tendon/whisper/) or set {MODEL_ENV} to a ggml Whisper model"
     )]
     ModelMissing(PathBuf),
-    #[error("whisper.cpp could not load '{path}' ({source}); is it a ggml Whisper model? re-run scripts/install-speech.sh --force")]
+    #[error("whisper.cpp could not load '{path}'; is it a ggml Whisper model? re-run scripts/install-speech.sh --force")]
     Load {
         path: PathBuf,
         source: whisper_rs::WhisperError,

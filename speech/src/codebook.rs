@@ -30,12 +30,12 @@ pub enum CodebookError {
          a smaller k"
     )]
     TooLittleData { n_bundles: usize, k: usize },
-    #[error("cannot read codebook '{path}': {source}")]
+    #[error("cannot read codebook '{path}'")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write codebook '{path}': {source}")]
+    #[error("cannot write codebook '{path}'")]
     Write {
         path: PathBuf,
         source: std::io::Error,

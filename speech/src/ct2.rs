@@ -124,7 +124,7 @@ pub struct Ct2Model {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Ct2Error {
-    #[error("cannot read CTranslate2 model '{path}': {source}")]
+    #[error("cannot read CTranslate2 model '{path}'")]
     Io {
         path: PathBuf,
         source: std::io::Error,

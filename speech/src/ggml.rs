@@ -31,12 +31,12 @@ pub enum ImportError {
          ~/.cache/tendon/whisper-src)"
     )]
     MissingFile { dir: PathBuf, file: &'static str },
-    #[error("cannot read '{path}': {source}")]
+    #[error("cannot read '{path}'")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot write '{path}': {source}")]
+    #[error("cannot write '{path}'")]
     Write {
         path: PathBuf,
         source: std::io::Error,

@@ -16,10 +16,10 @@ use crate::mel::SAMPLE_RATE_HZ;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    #[error("cannot open WAV file '{path}': {source}")]
+    #[error("cannot open WAV file '{path}'")]
     Open { path: PathBuf, source: hound::Error },
     #[error(
-        "WAV file '{path}' is truncated or corrupt after {frames_read} frames ({source}); \
+        "WAV file '{path}' is truncated or corrupt after {frames_read} frames; \
          re-record or re-export it"
     )]
     Corrupt {

@@ -127,7 +127,6 @@ fn espeak_commands_reach_their_intents_and_silence_and_noise_do_not() {
             }
         }
     }
-    std::fs::remove_dir_all(&dir).ok();
 
     println!("\nintent accuracy (espeak-ng, tiny.en f16, audio_ctx 512, greedy)");
     println!(
@@ -164,6 +163,37 @@ fn espeak_commands_reach_their_intents_and_silence_and_noise_do_not() {
             latencies_ms[latencies_ms.len() - 1]
         );
     }
+
+    // Two commands in one stream: reported in order, with where speech
+    // ended and an end-of-speech -> intent latency of at least the hangover.
+    let first = dir.join("first.wav");
+    let second = dir.join("second.wav");
+    espeak("turn left", "en-us", 130, &first);
+    espeak("stop", "en-us", 130, &second);
+    let a = padded(WavSource::open(&first).unwrap().samples(), 0.5);
+    let b = padded(WavSource::open(&second).unwrap().samples(), 0.5);
+    let stream = [&a[..], &vec![0.0; 16_000], &b[..]].concat();
+    // A fresh listener, so stream time starts at 0.
+    let asr = Recognizer::load(&model_path(), AsrConfig::default()).unwrap();
+    let mut fresh = CommandListener::new(asr, VadConfig::default());
+    let results = listen(&mut fresh, &stream);
+    drop(fresh);
+    let intents: Vec<Intent> = results.iter().map(|r| r.intent.intent).collect();
+    assert_eq!(intents, [Intent::TurnLeft, Intent::Stop], "{results:?}");
+    let a_ms = a.len() as f64 / 16.0;
+    let ends: Vec<f64> = results.iter().map(|r| r.speech_end_ms).collect();
+    assert!(
+        ends[0] > 500.0 && ends[0] < a_ms - 400.0,
+        "{ends:?}, first clip {a_ms} ms"
+    );
+    assert!(ends[1] > a_ms + 1500.0, "{ends:?}, first clip {a_ms} ms");
+    let hangover_ms = f64::from(VadConfig::default().hangover_ms);
+    for r in &results {
+        assert!(r.latency_ms >= hangover_ms + r.compute_ms - 10.1, "{r:?}");
+        assert!(r.latency_ms <= hangover_ms + r.compute_ms + 10.1, "{r:?}");
+        assert!((0.0..=1.0).contains(&r.intent.confidence));
+    }
+    std::fs::remove_dir_all(&dir).ok();
 
     // No intent from silence or noise (the VAD keeps them from Whisper).
     let silence = vec![0.0f32; 16_000 * 3];
