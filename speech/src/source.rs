@@ -375,7 +375,7 @@ mod mic {
             let (pusher, inner) = PushSource::new(64);
             let stream = device
                 .build_input_stream(
-                    &config.into(),
+                    config.into(),
                     move |data: &[f32], _| {
                         let _ = pusher.tx.try_send(PushedAudio {
                             sample_rate_hz,
