@@ -37,6 +37,9 @@ pub enum ModelsCommand {
         dir: PathBuf,
         /// The ggml file to write.
         out: PathBuf,
+        /// Weight matrices as `f16` or `q8_0` (ggml's 8-bit blocks).
+        #[arg(long = "type", default_value = "f16")]
+        weight_type: String,
     },
     /// Learn an audio codebook (k-means over bundles of log-mel frames) from
     /// WAV files and save it; its centroids turn audio into token ids.
@@ -99,15 +102,26 @@ pub fn run(cmd: ModelsCommand) -> Result<()> {
             }
             Ok(())
         }
-        ModelsCommand::ImportCt2 { dir, out } => {
+        ModelsCommand::ImportCt2 {
+            dir,
+            out,
+            weight_type,
+        } => {
+            use tendon_speech::ggml::WeightType;
+            let weight_type = match weight_type.as_str() {
+                "f16" => WeightType::F16,
+                "q8_0" => WeightType::Q8_0,
+                other => anyhow::bail!("--type {other}: supported weight types are f16 and q8_0"),
+            };
             let started = std::time::Instant::now();
-            let s = tendon_speech::ggml::import_ct2_dir(&dir, &out)?;
+            let s = tendon_speech::ggml::import_ct2_dir(&dir, &out, weight_type)?;
             println!(
-                "wrote {} ({} bytes, {} tensors: {} f16, {} f32; n_vocab {}, {} audio + {} text layers) in {:.1} s",
+                "wrote {} ({} bytes, {} tensors: {} f16, {} q8_0, {} f32; n_vocab {}, {} audio + {} text layers) in {:.1} s",
                 out.display(),
                 s.bytes_written,
                 s.n_tensors,
                 s.n_f16,
+                s.n_q8_0,
                 s.n_f32,
                 s.hparams.n_vocab,
                 s.hparams.n_audio_layer,

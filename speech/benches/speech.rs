@@ -6,13 +6,15 @@
 //!    own `whisper_pcm_to_mel` (1 thread, like ours), rounds alternating;
 //! 2. ASR latency of a 2 s spoken command (espeak-ng "walk forward"), tiny.en
 //!    f16 via whisper-rs, with the command window (audio_ctx 512) and with the
-//!    full 30 s window (audio_ctx 1500) as the anchor, and without the prompt.
+//!    full 30 s window (audio_ctx 1500) as the anchor, without the prompt, and
+//!    with tiny.en quantized to q8_0 by our importer.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
 use tendon_speech::asr::{AsrConfig, Recognizer, COMMAND_PROMPT};
+use tendon_speech::ggml::{import_ct2_dir, WeightType};
 use tendon_speech::mel::log_mel_spectrogram;
 use tendon_speech::source::WavSource;
 
@@ -131,25 +133,29 @@ fn main() {
     let off = (32_000 - speech.len().min(32_000)) / 2;
     clip[off..off + speech.len().min(32_000)].copy_from_slice(&speech[..speech.len().min(32_000)]);
     println!(
-        "\n[ASR, 2 s command \"walk forward\", tiny.en f16, greedy, {} threads]",
+        "\n[ASR, 2 s command \"walk forward\", tiny.en, greedy, {} threads]",
         AsrConfig::default().n_threads
     );
+    let q8 = std::env::temp_dir().join(format!("tendon-bench-q8-{}.bin", std::process::id()));
+    import_ct2_dir(&env_path("TENDON_WHISPER_CT2_DIR"), &q8, WeightType::Q8_0).unwrap();
     let mut results = Vec::new();
-    for (label, audio_ctx, prompt) in [
+    for (label, path, audio_ctx, prompt) in [
         (
-            "audio_ctx 512 + command prompt (default)",
+            "f16, audio_ctx 512 + prompt (default)",
+            &model,
             512,
             COMMAND_PROMPT,
         ),
-        ("audio_ctx 1500 + command prompt", 1500, COMMAND_PROMPT),
-        ("audio_ctx 512, no prompt", 512, ""),
+        ("f16, audio_ctx 1500 + prompt", &model, 1500, COMMAND_PROMPT),
+        ("f16, audio_ctx 512, no prompt", &model, 512, ""),
+        ("q8_0, audio_ctx 512 + prompt", &q8, 512, COMMAND_PROMPT),
     ] {
         let cfg = AsrConfig {
             audio_ctx,
             prompt,
             ..AsrConfig::default()
         };
-        let mut rec = Recognizer::load(&model, cfg).unwrap();
+        let mut rec = Recognizer::load(path, cfg).unwrap();
         let text = rec.transcribe(&clip).unwrap().text;
         let mut t: Vec<f64> = (0..7)
             .map(|_| rec.transcribe(&clip).unwrap().elapsed.as_secs_f64() * 1000.0)
@@ -158,8 +164,10 @@ fn main() {
         println!("{:<44} transcript {text:?}", "");
         results.push(m);
     }
+    std::fs::remove_file(&q8).ok();
     println!(
         "ratio full / command window = {:.2}x",
         results[1] / results[0]
     );
+    println!("ratio f16 / q8_0 = {:.2}x", results[0] / results[3]);
 }

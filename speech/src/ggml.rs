@@ -17,6 +17,35 @@ const GGML_TYPE_F32: i32 = 0;
 const GGML_TYPE_F16: i32 = 1;
 /// whisper.cpp `ftype` 1: matrices in f16, the rest f32.
 const FTYPE_MOSTLY_F16: i32 = 1;
+/// whisper.cpp `ftype` 7 (matrices in Q8_0), plus the quantization version
+/// × 1000 as whisper.cpp's quantizer writes it (GGML_QNT_VERSION 2).
+const FTYPE_MOSTLY_Q8_0_V2: i32 = 7 + 2 * 1000;
+const GGML_TYPE_Q8_0: i32 = 8;
+/// ggml's Q8_0 block: 32 values share one f16 scale.
+const Q8_0_BLOCK: usize = 32;
+
+/// Storage of the weight matrices (conv weights stay f16, vectors f32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightType {
+    F16,
+    /// ggml's Q8_0: per block of 32, `d = max|x| / 127` (f16) and
+    /// `q = round(x / d)` (i8). What whisper.cpp's `quantize q8_0` writes.
+    Q8_0,
+}
+
+/// Quantizes f32 values (a multiple of 32) to ggml Q8_0 blocks.
+pub fn quantize_q8_0(values: &[f32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(values.len() / Q8_0_BLOCK * 34);
+    for block in values.chunks_exact(Q8_0_BLOCK) {
+        let amax = block.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        out.extend_from_slice(&half::f16::from_f32(d).to_le_bytes());
+        // roundf: halves away from zero, like ggml's reference quantizer.
+        out.extend(block.iter().map(|x| (x * id).round() as i8 as u8));
+    }
+    out
+}
 /// GPT-2's byte-level BPE has 50256 ordinary tokens; whisper.cpp appends the
 /// `<|endoftext|>` and all special tokens itself.
 const N_TEXT_TOKENS: usize = 50_256;
@@ -82,6 +111,7 @@ pub struct ImportSummary {
     pub n_tensors: usize,
     pub n_f16: usize,
     pub n_f32: usize,
+    pub n_q8_0: usize,
     pub bytes_written: u64,
 }
 
@@ -196,6 +226,7 @@ pub fn decode_vocabulary(text: &str) -> Result<Vec<Vec<u8>>, ImportError> {
 
 enum Data {
     F16(Vec<u8>),
+    Q8_0(Vec<u8>),
     F32(Vec<f32>),
 }
 
@@ -399,10 +430,28 @@ fn i32_le(out: &mut Vec<u8>, v: usize) {
 pub fn ct2_to_ggml(
     model: &Ct2Model,
     vocabulary_txt: &str,
+    weight_type: WeightType,
 ) -> Result<(Vec<u8>, ImportSummary), ImportError> {
     let hp = WhisperHparams::from_ct2(model)?;
     let tokens = decode_vocabulary(vocabulary_txt)?;
-    let tensors = map_tensors(model, &hp)?;
+    let mut tensors = map_tensors(model, &hp)?;
+    if weight_type == WeightType::Q8_0 {
+        // whisper.cpp quantizes exactly the 2-D weights (its model creates
+        // them with the file's wtype); 3-D conv weights stay f16.
+        for t in tensors.iter_mut().filter(|t| t.dims.len() == 2) {
+            if let Data::F16(bytes) = &t.data {
+                let values: Vec<f32> = bytes
+                    .chunks_exact(2)
+                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                    .collect();
+                t.data = Data::Q8_0(quantize_q8_0(&values));
+            }
+        }
+    }
+    let ftype = match weight_type {
+        WeightType::F16 => FTYPE_MOSTLY_F16,
+        WeightType::Q8_0 => FTYPE_MOSTLY_Q8_0_V2,
+    };
 
     let mut out = Vec::with_capacity(80 << 20);
     out.extend_from_slice(&GGML_MAGIC.to_le_bytes());
@@ -420,7 +469,7 @@ pub fn ct2_to_ggml(
     ] {
         i32_le(&mut out, v);
     }
-    out.extend_from_slice(&FTYPE_MOSTLY_F16.to_le_bytes());
+    out.extend_from_slice(&ftype.to_le_bytes());
 
     i32_le(&mut out, hp.n_mels);
     i32_le(&mut out, N_FREQ_BINS);
@@ -434,13 +483,14 @@ pub fn ct2_to_ggml(
         out.extend_from_slice(t);
     }
 
-    let (mut n_f16, mut n_f32) = (0, 0);
+    let (mut n_f16, mut n_f32, mut n_q8_0) = (0, 0, 0);
     for t in &tensors {
         i32_le(&mut out, t.dims.len());
         i32_le(&mut out, t.name.len());
         let ty = match t.data {
             Data::F16(_) => GGML_TYPE_F16,
             Data::F32(_) => GGML_TYPE_F32,
+            Data::Q8_0(_) => GGML_TYPE_Q8_0,
         };
         out.extend_from_slice(&ty.to_le_bytes());
         for &d in t.dims.iter().rev() {
@@ -450,6 +500,10 @@ pub fn ct2_to_ggml(
         match &t.data {
             Data::F16(bytes) => {
                 n_f16 += 1;
+                out.extend_from_slice(bytes);
+            }
+            Data::Q8_0(bytes) => {
+                n_q8_0 += 1;
                 out.extend_from_slice(bytes);
             }
             Data::F32(values) => {
@@ -465,14 +519,19 @@ pub fn ct2_to_ggml(
         n_tensors: tensors.len(),
         n_f16,
         n_f32,
+        n_q8_0,
         bytes_written: out.len() as u64,
     };
     Ok((out, summary))
 }
 
 /// `tendon models import-ct2 DIR OUT`: reads `DIR/model.bin` and
-/// `DIR/vocabulary.txt`, writes the ggml f16 file atomically (temp + rename).
-pub fn import_ct2_dir(dir: &Path, out_path: &Path) -> Result<ImportSummary, ImportError> {
+/// `DIR/vocabulary.txt`, writes the ggml file atomically (temp + rename).
+pub fn import_ct2_dir(
+    dir: &Path,
+    out_path: &Path,
+    weight_type: WeightType,
+) -> Result<ImportSummary, ImportError> {
     let model_path = dir.join("model.bin");
     let vocab_path = dir.join("vocabulary.txt");
     for (p, file) in [(&model_path, "model.bin"), (&vocab_path, "vocabulary.txt")] {
@@ -488,7 +547,7 @@ pub fn import_ct2_dir(dir: &Path, out_path: &Path) -> Result<ImportSummary, Impo
         path: vocab_path.clone(),
         source,
     })?;
-    let (bytes, summary) = ct2_to_ggml(&model, &vocab)?;
+    let (bytes, summary) = ct2_to_ggml(&model, &vocab, weight_type)?;
     let write_err = |source| ImportError::Write {
         path: out_path.to_path_buf(),
         source,
@@ -508,6 +567,31 @@ pub fn import_ct2_dir(dir: &Path, out_path: &Path) -> Result<ImportSummary, Impo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn q8_0_blocks_match_ggml_reference_quantizer() {
+        let mut x: Vec<f32> = (0..64).map(|i| (i as f32 - 20.0) * 0.01).collect();
+        x[40] = -1.27; // second block: amax 1.27, d = 0.01
+        let q = quantize_q8_0(&x);
+        assert_eq!(q.len(), 2 * 34);
+        let d0 = half::f16::from_le_bytes([q[0], q[1]]).to_f32();
+        assert!((d0 - 0.20 / 127.0).abs() < 2e-6);
+        // -0.20 is the largest magnitude of block 0: it maps to -127.
+        assert_eq!(q[2] as i8, -127);
+        let d1 = half::f16::from_le_bytes([q[34], q[35]]).to_f32();
+        assert!((d1 - 0.01).abs() < 1e-5);
+        assert_eq!(q[36 + 8] as i8, -127);
+        // Dequantized error is at most half a step (plus the f16 scale's rounding).
+        for (b, block) in x.chunks_exact(32).enumerate() {
+            let d = half::f16::from_le_bytes([q[b * 34], q[b * 34 + 1]]).to_f32();
+            for (i, v) in block.iter().enumerate() {
+                let back = f32::from(q[b * 34 + 2 + i] as i8) * d;
+                assert!((back - v).abs() <= d * 0.5 + 1e-3, "{v} -> {back}");
+            }
+        }
+        // An all-zero block has scale 0 and zero codes.
+        assert!(quantize_q8_0(&[0.0; 32]).iter().all(|&b| b == 0));
+    }
 
     #[test]
     fn gpt2_byte_table_round_trips_all_256_bytes() {
@@ -545,7 +629,7 @@ mod tests {
     fn missing_files_name_the_fix() {
         let dir = std::env::temp_dir().join(format!("tendon-ct2-missing-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let err = import_ct2_dir(&dir, &dir.join("out.bin")).unwrap_err();
+        let err = import_ct2_dir(&dir, &dir.join("out.bin"), WeightType::F16).unwrap_err();
         assert!(err.to_string().contains("install-speech.sh"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

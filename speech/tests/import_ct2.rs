@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use tendon_speech::ct2::{Ct2Error, Ct2Model};
-use tendon_speech::ggml::{import_ct2_dir, ImportError};
+use tendon_speech::ggml::{import_ct2_dir, ImportError, WeightType};
 
 fn ct2_dir() -> PathBuf {
     PathBuf::from(
@@ -68,7 +68,7 @@ fn read_ggml(bytes: &[u8]) -> (Vec<i32>, usize, HashMap<String, GgmlTensor>) {
 #[test]
 fn imports_tiny_en_with_whisper_cpp_layout_and_values() {
     let out = std::env::temp_dir().join(format!("tendon-import-{}.bin", std::process::id()));
-    let summary = import_ct2_dir(&ct2_dir(), &out).unwrap();
+    let summary = import_ct2_dir(&ct2_dir(), &out, WeightType::F16).unwrap();
     let bytes = std::fs::read(&out).unwrap();
     std::fs::remove_file(&out).ok();
     assert_eq!(summary.bytes_written as usize, bytes.len());
@@ -133,7 +133,7 @@ fn a_truncated_or_corrupted_model_bin_is_a_clear_error() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("model.bin"), &model[..model.len() / 3]).unwrap();
     std::fs::copy(ct2_dir().join("vocabulary.txt"), dir.join("vocabulary.txt")).unwrap();
-    let err = import_ct2_dir(&dir, &dir.join("out.bin")).unwrap_err();
+    let err = import_ct2_dir(&dir, &dir.join("out.bin"), WeightType::F16).unwrap_err();
     assert!(
         matches!(err, ImportError::Ct2(Ct2Error::Truncated { .. })),
         "{err}"
@@ -143,4 +143,36 @@ fn a_truncated_or_corrupted_model_bin_is_a_clear_error() {
         "no partial output on failure"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn q8_0_import_has_whisper_cpp_quantizer_layout_and_still_recognises_speech() {
+    let out = std::env::temp_dir().join(format!("tendon-import-q8-{}.bin", std::process::id()));
+    let s = import_ct2_dir(&ct2_dir(), &out, WeightType::Q8_0).unwrap();
+    // whisper.cpp's `quantize q8_0` of tiny.en: 2-D weights in Q8_0, conv
+    // weights f16, vectors f32; 43.6 MB (shared/docs/models.md).
+    assert_eq!((s.n_q8_0, s.n_f16, s.n_f32), (65, 2, 100));
+    assert!(
+        (43_000_000..44_000_000).contains(&s.bytes_written),
+        "{}",
+        s.bytes_written
+    );
+
+    let wav = std::env::temp_dir().join(format!("tendon-q8-{}.wav", std::process::id()));
+    let ok = std::process::Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "130", "-w"])
+        .arg(&wav)
+        .arg("turn left")
+        .status()
+        .expect("espeak-ng (scripts/install-speech.sh installs it)")
+        .success();
+    assert!(ok);
+    let audio = tendon_speech::WavSource::open(&wav).unwrap().into_samples();
+    let mut rec =
+        tendon_speech::Recognizer::load(&out, tendon_speech::AsrConfig::default()).unwrap();
+    let text = rec.transcribe(&audio).unwrap().text;
+    std::fs::remove_file(&wav).ok();
+    std::fs::remove_file(&out).ok();
+    let intent = tendon_speech::CommandGrammar::new().classify(&text).intent;
+    assert_eq!(intent, tendon_speech::Intent::TurnLeft, "{text:?}");
 }
