@@ -449,6 +449,10 @@ pub struct PolicyBench {
     pub plain_decode_ms: f64,
     pub speculative_decode_ms: f64,
     pub draft_acceptance: f64,
+    /// Early exit checked every 2 layers on the same 64 text tokens:
+    /// (threshold, fraction of decode layers skipped, fraction of tokens equal
+    /// to plain greedy at the same position, decode ms).
+    pub early_exit: Vec<(f32, f64, f64, f64)>,
     pub peak_rss_mib: f64,
 }
 
@@ -549,7 +553,34 @@ pub fn bench_policy(
         }
         acc = st.accepted as f64 / st.drafted.max(1) as f64;
     }
+    let mut want = Vec::new();
+    e.reset();
+    e.greedy(&text, 64, &mut want)?;
+    let mut early_exit = Vec::new();
+    for threshold in [0.05f32, 0.1, 0.2] {
+        let ee = crate::engine::EarlyExit {
+            every_layers: 2,
+            threshold,
+        };
+        let mut x = Engine::new(
+            model.clone(),
+            EngineOptions {
+                early_exit: Some(ee),
+                ..opts
+            },
+        )?;
+        out.clear();
+        let t = Instant::now();
+        x.greedy(&text, 64, &mut out)?;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        let st = x.exit_stats;
+        let saved = 1.0 - st.layers_run as f64 / st.layers_total.max(1) as f64;
+        let agree =
+            out.iter().zip(&want).filter(|(a, b)| a == b).count() as f64 / want.len() as f64;
+        early_exit.push((threshold, saved, agree, ms));
+    }
     Ok(PolicyBench {
+        early_exit,
         threads: e.threads(),
         prompt_positions,
         action_tokens: horizon * dims,

@@ -26,6 +26,31 @@ pub struct EngineOptions {
     pub max_batch: usize,
     /// Forces the portable kernels (for tests of the fallback path).
     pub portable: bool,
+    /// Early exit for decode steps; None runs every layer.
+    pub early_exit: Option<EarlyExit>,
+}
+
+/// ACT/CALM-style early exit: every `every_layers` layers a decode step
+/// applies the final norm and LM head to its hidden state and stops if the
+/// top softmax probability reaches `threshold`. The layers it skips still get
+/// this position's K/V, projected from the exited state (CALM's state
+/// propagation), so later tokens attend to a complete cache.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlyExit {
+    pub every_layers: usize,
+    pub threshold: f32,
+}
+
+/// What early exit saved, over the decode steps since `reset_exit_stats`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExitStats {
+    pub tokens: u64,
+    pub exited_tokens: u64,
+    /// Transformer layers run in full, and the number plain decoding would run.
+    pub layers_run: u64,
+    pub layers_total: u64,
+    /// Intermediate LM-head evaluations (the cost of checking).
+    pub checks: u64,
 }
 
 impl Default for EngineOptions {
@@ -35,6 +60,7 @@ impl Default for EngineOptions {
             kv_format: Format::F16,
             max_batch: 64,
             portable: false,
+            early_exit: None,
         }
     }
 }
@@ -70,6 +96,8 @@ pub struct Engine {
     k_cache: Vec<Vec<u8>>,
     v_cache: Vec<Vec<u8>>,
     pos: usize,
+    early_exit: Option<EarlyExit>,
+    pub exit_stats: ExitStats,
     /// Time spent in the vision and audio projections since the caller last cleared it.
     pub stage_times: StageTimes,
     /// A fingerprint of the input at each cached position, for prefix reuse.
@@ -344,6 +372,8 @@ impl Engine {
             k_cache: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
             v_cache: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
             pos: 0,
+            early_exit: opts.early_exit.filter(|e| e.every_layers > 0),
+            exit_stats: ExitStats::default(),
             stage_times: StageTimes::default(),
             fingerprints: vec![0; c.max_seq_len],
             s: Scratch {
@@ -690,6 +720,76 @@ impl Engine {
             for (x, o) in s.x[..n * d].iter_mut().zip(&s.h) {
                 *x += o;
             }
+            let check = self.early_exit.filter(|e| {
+                n == 1
+                    && !all_logits
+                    && (li + 1) % e.every_layers == 0
+                    && li + 1 < model.layers.len()
+            });
+            if let Some(ee) = check {
+                let s = &mut self.s;
+                self.exit_stats.checks += 1;
+                rms_norm(&s.x[..d], &model.norm, c.rms_eps, &mut s.h[..d]);
+                matmul(
+                    pool,
+                    simd,
+                    &model.head,
+                    &s.h[..d],
+                    1,
+                    &mut s.xq,
+                    &mut s.xd,
+                    &mut s.xr,
+                    &mut s.logits,
+                );
+                let max = s.logits.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
+                let top_p = 1.0 / s.logits.iter().map(|v| (v - max).exp()).sum::<f32>();
+                if top_p >= ee.threshold {
+                    for (lj, lk) in model.layers.iter().enumerate().skip(li + 1) {
+                        rms_norm(&s.x[..d], &lk.attn_norm, c.rms_eps, &mut s.h[..d]);
+                        matmul(
+                            pool,
+                            simd,
+                            &lk.wk,
+                            &s.h[..d],
+                            1,
+                            &mut s.xq,
+                            &mut s.xd,
+                            &mut s.xr,
+                            &mut s.k,
+                        );
+                        matmul(
+                            pool,
+                            simd,
+                            &lk.wv,
+                            &s.h[..d],
+                            1,
+                            &mut s.xq,
+                            &mut s.xd,
+                            &mut s.xr,
+                            &mut s.v,
+                        );
+                        for head in s.k[..kv].chunks_exact_mut(hd) {
+                            crate::reference::rope(head, pos0, c.rope_theta);
+                        }
+                        let at = pos0 * kv * eb..(pos0 + 1) * kv * eb;
+                        store_kv(kvf, &s.k[..kv], &mut self.k_cache[lj][at.clone()]);
+                        store_kv(kvf, &s.v[..kv], &mut self.v_cache[lj][at]);
+                    }
+                    let st = &mut self.exit_stats;
+                    st.tokens += 1;
+                    st.exited_tokens += 1;
+                    st.layers_run += li as u64 + 1;
+                    st.layers_total += model.layers.len() as u64;
+                    self.pos += 1;
+                    return Ok(());
+                }
+            }
+        }
+        if self.early_exit.is_some() && n == 1 && !all_logits {
+            let st = &mut self.exit_stats;
+            st.tokens += 1;
+            st.layers_run += model.layers.len() as u64;
+            st.layers_total += model.layers.len() as u64;
         }
         let s = &mut self.s;
         if all_logits {

@@ -78,6 +78,7 @@ fn engine_matches_reference_for_every_format_within_stated_tolerance() {
                     kv_format,
                     max_batch,
                     portable,
+                    early_exit: None,
                 },
             )
             .unwrap();

@@ -1,0 +1,122 @@
+//! Early exit: never exiting changes nothing; always exiting after layer 1
+//! equals running the model cut to its first layer (the skipped layer's
+//! K/V is propagated, and layer 1 alone never reads it).
+
+use std::sync::Arc;
+
+use tendon_policy::config::InputsConfig;
+use tendon_policy::engine::{EarlyExit, Engine, EngineOptions};
+use tendon_policy::model::{Input, Layer, Model};
+use tendon_policy::precision::PrecisionPolicy;
+use tendon_policy::reference::argmax;
+use tendon_policy::testmodel::tiny_policy_config;
+
+fn text_model() -> Model {
+    let mut cfg = tiny_policy_config();
+    cfg.inputs = InputsConfig::default();
+    cfg.action = None;
+    Model::random(cfg, 6, &PrecisionPolicy::default()).unwrap()
+}
+
+fn first_layer_only(m: &Model) -> Model {
+    let l = &m.layers[0];
+    let mut config = m.config.clone();
+    config.n_layers = 1;
+    Model {
+        config,
+        embed: m.embed.clone(),
+        layers: vec![Layer {
+            attn_norm: l.attn_norm.clone(),
+            wq: l.wq.clone(),
+            wk: l.wk.clone(),
+            wv: l.wv.clone(),
+            wo: l.wo.clone(),
+            ffn_norm: l.ffn_norm.clone(),
+            w_gate: l.w_gate.clone(),
+            w_up: l.w_up.clone(),
+            w_down: l.w_down.clone(),
+        }],
+        norm: m.norm.clone(),
+        head: m.head.clone(),
+        vision: None,
+        audio: None,
+        state: None,
+    }
+}
+
+const PROMPT: [Input<'static>; 3] = [Input::Token(3), Input::Token(30), Input::Token(50)];
+
+#[test]
+fn a_threshold_above_one_never_exits_and_changes_nothing() {
+    let model = Arc::new(text_model());
+    let mut plain = Engine::new(
+        model.clone(),
+        EngineOptions {
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ee = EarlyExit {
+        every_layers: 1,
+        threshold: 2.0,
+    };
+    let mut e = Engine::new(
+        model,
+        EngineOptions {
+            threads: 2,
+            early_exit: Some(ee),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    plain.greedy(&PROMPT, 20, &mut a).unwrap();
+    e.greedy(&PROMPT, 20, &mut b).unwrap();
+    assert_eq!(a, b);
+    let st = e.exit_stats;
+    assert_eq!((st.tokens, st.exited_tokens, st.checks), (19, 0, 19));
+    assert_eq!(st.layers_run, st.layers_total);
+}
+
+#[test]
+fn exiting_after_layer_one_equals_the_one_layer_model_and_counts_the_saving() {
+    let model = text_model();
+    let cut = Arc::new(first_layer_only(&model));
+    let model = Arc::new(model);
+    let ee = EarlyExit {
+        every_layers: 1,
+        threshold: 0.0,
+    };
+    let mut e = Engine::new(
+        model,
+        EngineOptions {
+            threads: 2,
+            early_exit: Some(ee),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    e.greedy(&PROMPT, 16, &mut got).unwrap();
+    // The prompt runs every layer; each decode step stops after layer 1.
+    let mut one = Engine::new(
+        cut,
+        EngineOptions {
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    one.forward(&PROMPT).unwrap();
+    for w in got.windows(2) {
+        assert_eq!(argmax(one.forward(&[Input::Token(w[0])]).unwrap()), w[1]);
+    }
+    let st = e.exit_stats;
+    assert_eq!((st.tokens, st.exited_tokens), (15, 15));
+    assert_eq!(
+        (st.layers_run, st.layers_total),
+        (15, 30),
+        "half the layers saved"
+    );
+}
