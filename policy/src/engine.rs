@@ -190,8 +190,11 @@ fn matmul(
     let out_ptr = SyncPtr(out.as_mut_ptr());
     assert!(out.len() >= n * rows && xs.len() >= n * cols);
     let threads = pool.threads();
-    pool.run(&|t| {
-        let range = split(rows, threads, t, 4);
+    // About 8 chunks per thread: fine enough that a preempted thread's share
+    // is picked up by the others, coarse enough to keep claims cheap.
+    let n_chunks = (threads * 8).min(rows.div_ceil(4)).max(1);
+    pool.run_chunks(n_chunks, &|_, chunk| {
+        let range = split(rows, n_chunks, chunk, 4);
         if n == 1 {
             let rb = w.row_bytes();
             let (q, d) = if q8 {
@@ -610,7 +613,6 @@ impl Engine {
         let max_seq = c.max_seq_len;
         let pos0 = self.pos;
         let (pool, simd) = (&self.pool, self.simd);
-        let threads = pool.threads();
         let inv_sqrt = 1.0 / (hd as f32).sqrt();
         for (li, l) in model.layers.iter().enumerate() {
             let s = &mut self.s;
@@ -651,12 +653,13 @@ impl Engine {
             let att_ptr = SyncPtr(s.att.as_mut_ptr());
             let scores_ptr = SyncPtr(s.scores.as_mut_ptr());
             let q = &s.q;
-            pool.run(&|t| {
-                // SAFETY: thread t owns scores row t and the (token, head) att slices it is given.
+            pool.run_chunks(n * nh, &|t, job| {
+                // SAFETY: only thread t uses scores row t at a time, and each (token, head)
+                // job, hence its att slice, is claimed exactly once.
                 let scores = unsafe {
                     std::slice::from_raw_parts_mut(scores_ptr.get().add(t * max_seq), max_seq)
                 };
-                for job in split(n * nh, threads, t, 1) {
+                {
                     let (i, h) = (job / nh, job % nh);
                     let kvh = h / group;
                     let qh = &q[i * d + h * hd..i * d + (h + 1) * hd];

@@ -1,23 +1,61 @@
-//! A small fixed thread pool for the kernels. One job at a time: the caller
-//! publishes a closure, every worker runs it with its own index, the caller
-//! runs index 0 and waits. Workers spin briefly (a token's matvecs come
-//! microseconds apart), then park. Dispatch allocates nothing, so the
-//! per-token path stays allocation-free; rayon's injector queue allocates.
+//! A small fixed thread pool for the kernels. A job is split into chunks;
+//! the caller and the workers claim chunks from one atomic word until none
+//! is left, so a worker the OS has descheduled (another process, or the
+//! control loop's real-time thread, took its core) costs at most the chunk
+//! it holds: the others take its share. Workers spin briefly between jobs (a
+//! token's matvecs come microseconds apart), then park. Dispatch allocates
+//! nothing, so the per-token path stays allocation-free; rayon's injector
+//! queue allocates.
 
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, Thread};
 
-type Job<'a> = &'a (dyn Fn(usize) + Sync);
+type Job<'a> = &'a (dyn Fn(usize, usize) + Sync);
 
 struct Shared {
-    /// Bumped once per job; workers run when they see a new value.
+    /// Bumped once per job to wake parked workers.
     generation: AtomicUsize,
-    /// Workers still running the current job.
-    pending: AtomicUsize,
-    /// Points at a `Job` on the dispatching caller's stack, valid while `pending > 0`.
+    /// Chunk count (high 32 bits) and next unclaimed chunk (low 32 bits) of
+    /// the current job. Claiming is a CAS on this word, so a chunk index is
+    /// only ever handed out for the job it belongs to.
+    claim: AtomicU64,
+    /// Chunks of the current job finished.
+    done: AtomicUsize,
+    /// Points at the current `Job` on the caller's stack. Valid while the
+    /// job has unfinished chunks; read only after claiming one.
     job: AtomicPtr<()>,
     stop: AtomicBool,
+}
+
+impl Shared {
+    fn try_claim(&self) -> Option<usize> {
+        let mut v = self.claim.load(Ordering::Acquire);
+        loop {
+            let (n, next) = (v >> 32, v & 0xFFFF_FFFF);
+            if next >= n {
+                return None;
+            }
+            match self
+                .claim
+                .compare_exchange_weak(v, v + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(next as usize),
+                Err(now) => v = now,
+            }
+        }
+    }
+
+    /// Runs claimed chunks of the current job as thread `idx` until none is left.
+    fn work(&self, idx: usize) {
+        while let Some(chunk) = self.try_claim() {
+            // SAFETY: a chunk was claimed, so the job is unfinished and its
+            // caller is still inside `run_chunks`, keeping the job alive.
+            let job: Job = unsafe { *(self.job.load(Ordering::Acquire) as *const Job) };
+            job(idx, chunk);
+            self.done.fetch_add(1, Ordering::AcqRel);
+        }
+    }
 }
 
 pub struct Pool {
@@ -32,7 +70,8 @@ impl Pool {
     pub fn new(threads: usize) -> Pool {
         let shared = Arc::new(Shared {
             generation: AtomicUsize::new(0),
-            pending: AtomicUsize::new(0),
+            claim: AtomicU64::new(0),
+            done: AtomicUsize::new(0),
             job: AtomicPtr::new(std::ptr::null_mut()),
             stop: AtomicBool::new(false),
         });
@@ -54,24 +93,29 @@ impl Pool {
         self.workers.len() + 1
     }
 
-    /// Runs `f(i)` for every thread index i in 0..threads() and returns when all are done.
-    pub fn run(&self, f: &(dyn Fn(usize) + Sync)) {
-        if self.workers.is_empty() {
-            f(0);
+    /// Runs `f(thread, chunk)` for every chunk in 0..n_chunks, each exactly
+    /// once, on whichever threads claim them; returns when all are done.
+    /// `thread` is in 0..threads() and unique among concurrently running calls.
+    pub fn run_chunks(&self, n_chunks: usize, f: &(dyn Fn(usize, usize) + Sync)) {
+        if self.workers.is_empty() || n_chunks <= 1 {
+            for c in 0..n_chunks {
+                f(0, c);
+            }
             return;
         }
         let job: Job = f;
         let s = &self.shared;
         s.job
             .store(&job as *const Job as *mut (), Ordering::Release);
-        s.pending.store(self.workers.len(), Ordering::Release);
+        s.done.store(0, Ordering::Release);
+        s.claim.store((n_chunks as u64) << 32, Ordering::Release);
         s.generation.fetch_add(1, Ordering::AcqRel);
         for (_, t) in &self.workers {
             t.unpark();
         }
-        f(0);
+        s.work(0);
         let mut spins = 0u32;
-        while s.pending.load(Ordering::Acquire) != 0 {
+        while s.done.load(Ordering::Acquire) != n_chunks {
             spins += 1;
             if spins < SPIN_ROUNDS {
                 std::hint::spin_loop();
@@ -86,13 +130,14 @@ fn worker(s: Arc<Shared>, idx: usize) {
     let mut seen = 0usize;
     loop {
         let mut spins = 0u32;
-        let gen = loop {
+        loop {
             if s.stop.load(Ordering::Acquire) {
                 return;
             }
             let g = s.generation.load(Ordering::Acquire);
             if g != seen {
-                break g;
+                seen = g;
+                break;
             }
             spins += 1;
             if spins < SPIN_ROUNDS {
@@ -100,13 +145,8 @@ fn worker(s: Arc<Shared>, idx: usize) {
             } else {
                 std::thread::park();
             }
-        };
-        seen = gen;
-        // SAFETY: `run` keeps the job alive until `pending` reaches zero,
-        // which happens only after this call returns.
-        let job: Job = unsafe { *(s.job.load(Ordering::Acquire) as *const Job) };
-        job(idx);
-        s.pending.fetch_sub(1, Ordering::AcqRel);
+        }
+        s.work(idx);
     }
 }
 
@@ -135,17 +175,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_index_runs_once_per_job() {
+    fn every_chunk_runs_exactly_once_per_job() {
         let pool = Pool::new(3);
-        let hits: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
-        for _ in 0..1000 {
-            pool.run(&|i| {
-                hits[i].fetch_add(1, Ordering::Relaxed);
+        let hits: Vec<AtomicUsize> = (0..37).map(|_| AtomicUsize::new(0)).collect();
+        let threads_seen: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
+        for _ in 0..500 {
+            pool.run_chunks(37, &|t, c| {
+                hits[c].fetch_add(1, Ordering::Relaxed);
+                threads_seen[t].fetch_add(1, Ordering::Relaxed);
             });
         }
         for h in &hits {
-            assert_eq!(h.load(Ordering::Relaxed), 1000);
+            assert_eq!(h.load(Ordering::Relaxed), 500);
         }
+        let total: usize = threads_seen.iter().map(|t| t.load(Ordering::Relaxed)).sum();
+        assert_eq!(total, 500 * 37);
+    }
+
+    #[test]
+    fn a_stalled_worker_does_not_hold_up_the_other_chunks() {
+        // Chunk 0 sleeps; the other chunks still all run, on other threads.
+        let pool = Pool::new(2);
+        let hits: Vec<AtomicUsize> = (0..16).map(|_| AtomicUsize::new(0)).collect();
+        pool.run_chunks(16, &|_, c| {
+            if c == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            hits[c].fetch_add(1, Ordering::Relaxed);
+        });
+        assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
     }
 
     #[test]
