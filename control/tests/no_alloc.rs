@@ -14,7 +14,7 @@ use std::time::Duration;
 use tendon_control::producer::ScriptedProducer;
 use tendon_control::{ControlCommands, Controller, ControllerConfig, LoopBody};
 use tendon_core::poses::STAND;
-use tendon_core::{FsmId, MonoTime, MotorTargets, RobotState};
+use tendon_core::{ActionChunk, FsmId, MonoTime, MotorTargets, RobotState};
 
 struct CountingAllocator;
 
@@ -49,6 +49,42 @@ unsafe impl GlobalAlloc for CountingAllocator {
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
 
+const T0: MonoTime = MonoTime::from_ns(1_000_000_000);
+
+/// The time of cycle `k` of a 2 ms loop.
+fn cycle_time(k: u64) -> MonoTime {
+    MonoTime::from_ns(T0.ns + k * 2_000_000)
+}
+
+fn standing_state() -> RobotState {
+    let mut state = RobotState {
+        mode_machine: 5,
+        ..RobotState::default()
+    };
+    for (i, q) in STAND.iter().enumerate() {
+        state.motors[i].q_rad = *q;
+    }
+    state
+}
+
+/// 40 chunks of a scripted motion, one every 25 cycles from `first_cycle`.
+/// They are made before counting: producing them is the producer's job.
+fn scripted_chunks(script_csv: &str, first_cycle: u64) -> Vec<ActionChunk> {
+    let script = ScriptedProducer::parse(script_csv).unwrap();
+    (0..40u64)
+        .map(|i| {
+            script
+                .chunk(
+                    T0,
+                    cycle_time(first_cycle + i * 25),
+                    Duration::from_millis(20),
+                    50,
+                )
+                .unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn ten_thousand_cycles_allocate_nothing() {
     let link = Arc::new(FakeLinkForTest::new(false));
@@ -58,30 +94,17 @@ fn ten_thousand_cycles_allocate_nothing() {
         link.clone(),
         commands.clone(),
     );
-    let wave =
-        ScriptedProducer::parse("t_s,right_shoulder_roll\n0,-0.25\n0.5,-1.0\n1,-0.25\n").unwrap();
-    let mut state = RobotState {
-        mode_machine: 5,
-        ..RobotState::default()
-    };
-    for (i, q) in STAND.iter().enumerate() {
-        state.motors[i].q_rad = *q;
-    }
-    // Chunks are made before counting: producing them is the producer's job.
-    let t0 = MonoTime::from_ns(1_000_000_000);
-    let at = |k: u64| MonoTime::from_ns(t0.ns + k * 2_000_000);
-    let chunks: Vec<_> = (0..40u64)
-        .map(|i| {
-            wave.chunk(t0, at(3000 + i * 25), Duration::from_millis(20), 50)
-                .unwrap()
-        })
-        .collect();
+    let mut state = standing_state();
+    let chunks = scripted_chunks(
+        "t_s,right_shoulder_roll\n0,-0.25\n0.5,-1.0\n1,-0.25\n",
+        3000,
+    );
     let mut nan_chunk = chunks[5];
     nan_chunk.steps[2][4] = f32::NAN;
 
     let before = allocations_so_far();
     for k in 0..10_000u64 {
-        let now = at(k);
+        let now = cycle_time(k);
         if k < 9_000 {
             state.received_at = now; // fresh state until the last 1000 cycles
         }
@@ -132,27 +155,13 @@ fn upper_body_cycles_on_arm_sdk_allocate_nothing() {
         link.clone(),
         commands.clone(),
     );
-    let wave = ScriptedProducer::parse("t_s,left_shoulder_roll\n0,0.2\n0.5,1.0\n1,0.2\n").unwrap();
-    let mut state = RobotState {
-        mode_machine: 5,
-        ..RobotState::default()
-    };
-    for (i, q) in STAND.iter().enumerate() {
-        state.motors[i].q_rad = *q;
-    }
-    let t0 = MonoTime::from_ns(1_000_000_000);
-    let at = |k: u64| MonoTime::from_ns(t0.ns + k * 2_000_000);
-    let chunks: Vec<_> = (0..40u64)
-        .map(|i| {
-            wave.chunk(t0, at(100 + i * 25), Duration::from_millis(20), 50)
-                .unwrap()
-        })
-        .collect();
+    let mut state = standing_state();
+    let chunks = scripted_chunks("t_s,left_shoulder_roll\n0,0.2\n0.5,1.0\n1,0.2\n", 100);
 
     let before = allocations_so_far();
     let mut max_weight = 0.0f32;
     for k in 0..5_000u64 {
-        let now = at(k);
+        let now = cycle_time(k);
         state.received_at = now;
         link.state.store(state);
         match k {

@@ -7,26 +7,24 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-#[test]
-fn daemon_console_drives_the_simulated_robot_and_estop_damps() {
-    let tendon = env!("CARGO_BIN_EXE_tendon");
-    let _robot = common::KillOnDrop(
-        Command::new(tendon)
-            .args([
-                "sim",
-                "--serve-dds",
-                "--domain",
-                "155",
-                "--iface",
-                "lo",
-                "--duration",
-                "40",
-            ])
+/// `tendon sim --serve-dds` on loopback for 40 s, killed when dropped.
+fn spawn_sim_robot(domain: u16) -> common::KillOnDrop {
+    let domain = domain.to_string();
+    common::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_tendon"))
+            .args(["sim", "--serve-dds", "--domain", &domain])
+            .args(["--iface", "lo", "--duration", "40"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
-    );
+    )
+}
+
+#[test]
+fn daemon_console_drives_the_simulated_robot_and_estop_damps() {
+    let tendon = env!("CARGO_BIN_EXE_tendon");
+    let _robot = spawn_sim_robot(155);
     let dir = std::env::temp_dir().join(format!("tendon-run-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("sim.toml");
@@ -88,23 +86,7 @@ fn high_level_daemon_drives_the_arms_over_arm_sdk_and_a_fault_ends_in_damp() {
 
     const DOMAIN: u16 = 156;
     let tendon = env!("CARGO_BIN_EXE_tendon");
-    let _robot = common::KillOnDrop(
-        Command::new(tendon)
-            .args([
-                "sim",
-                "--serve-dds",
-                "--domain",
-                "156",
-                "--iface",
-                "lo",
-                "--duration",
-                "40",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _robot = spawn_sim_robot(DOMAIN);
     let dir = std::env::temp_dir().join(format!("tendon-run-high-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     // Left arm out sideways: shoulder roll 1.0 rad (the locomotion holds 0.2).
