@@ -14,7 +14,7 @@ use rustdds::no_key::{DataReader, DataWriter, DeserializerAdapter, SerializerAda
 use rustdds::policy::{Durability, History, Reliability};
 use rustdds::{
     DomainParticipant, DomainParticipantBuilder, Publisher, QosPolicies, QosPolicyBuilder,
-    RTPSEntity, RepresentationIdentifier, Subscriber, TopicKind,
+    RTPSEntity, RepresentationIdentifier, Subscriber, Topic, TopicKind,
 };
 
 use crate::cdr::{CdrError, CdrMessage, CdrWriter};
@@ -175,6 +175,17 @@ impl DdsNode {
         &self.participant
     }
 
+    fn topic<M: CdrMessage>(&self, topic: &str, qos: &QosPolicies) -> Result<Topic, DdsError> {
+        self.participant
+            .create_topic(
+                topic.to_string(),
+                M::TYPE_NAME.to_string(),
+                qos,
+                TopicKind::NoKey,
+            )
+            .map_err(|e| create_err(format!("topic '{topic}'"), e))
+    }
+
     /// A writer with Unitree's default writer QoS.
     pub fn writer<M: CdrMessage + 'static>(&self, topic: &str) -> Result<TopicWriter<M>, DdsError> {
         self.writer_with_qos(topic, writer_qos())
@@ -185,15 +196,7 @@ impl DdsNode {
         topic: &str,
         qos: QosPolicies,
     ) -> Result<TopicWriter<M>, DdsError> {
-        let t = self
-            .participant
-            .create_topic(
-                topic.to_string(),
-                M::TYPE_NAME.to_string(),
-                &qos,
-                TopicKind::NoKey,
-            )
-            .map_err(|e| create_err(format!("topic '{topic}'"), e))?;
+        let t = self.topic::<M>(topic, &qos)?;
         let writer = self
             .publisher
             .create_datawriter_no_key::<M, CdrAdapter<M>>(&t, Some(qos))
@@ -214,15 +217,7 @@ impl DdsNode {
         topic: &str,
         qos: QosPolicies,
     ) -> Result<TopicReader<M>, DdsError> {
-        let t = self
-            .participant
-            .create_topic(
-                topic.to_string(),
-                M::TYPE_NAME.to_string(),
-                &qos,
-                TopicKind::NoKey,
-            )
-            .map_err(|e| create_err(format!("topic '{topic}'"), e))?;
+        let t = self.topic::<M>(topic, &qos)?;
         let reader = self
             .subscriber
             .create_datareader_no_key::<Received<M>, CdrAdapter<M>>(&t, Some(qos))
