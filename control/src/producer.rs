@@ -16,7 +16,7 @@ use tendon_core::{ActionChunk, ChunkError, MonoTime, MAX_CHUNK_STEPS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScriptError {
-    #[error("cannot read action script '{path}': {source}")]
+    #[error("cannot read action script '{path}'")]
     Io {
         path: String,
         source: std::io::Error,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 /// message names the problem and what to do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum PerceptionError {
-    #[error("cannot read '{}': {source}; check that the path exists and is readable", path.display())]
+    #[error("cannot read '{}'; check that the path exists and is readable", path.display())]
     Io {
         path: PathBuf,
         #[source]

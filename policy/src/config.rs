@@ -170,7 +170,7 @@ impl ModelConfig {
     }
 
     pub fn from_json_file(path: &Path) -> Result<ModelConfig> {
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::ConfigIo {
             path: path.to_path_buf(),
             source,
         })?;

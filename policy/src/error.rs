@@ -6,8 +6,15 @@ use crate::quant::Format;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error("cannot read model file '{path}': {source}")]
+    // The source is printed by the caller's error chain (`{:#}`), not here.
+    #[error("cannot read model file '{path}'")]
     Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read model config '{path}': a safetensors model needs its JSON config beside it (same name, .json; `tendon models quantize` writes both)")]
+    ConfigIo {
         path: PathBuf,
         #[source]
         source: std::io::Error,
