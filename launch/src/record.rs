@@ -18,6 +18,7 @@ use tendon_bridge::hg::LowState;
 use tendon_control::safety::Trip;
 use tendon_control::timing::TimingSummary;
 use tendon_core::{FsmId, MonoTime, MotorTargets};
+use tendon_perception::{add_frame_channel, encode_frame_message, Frame, FrameEncoding};
 
 /// One thing to record.
 #[derive(Debug, Clone)]
@@ -43,6 +44,11 @@ pub enum RecordEvent {
         at: MonoTime,
         summary: TimingSummary,
     },
+    /// A head-camera image; logged at its capture time on [`CAMERA_TOPIC`]
+    /// (only with a camera channel, see [`Recorder::create`]).
+    CameraFrame {
+        frame: Box<Frame>,
+    },
 }
 
 /// What the recorder wrote and dropped.
@@ -60,9 +66,15 @@ pub struct Recorder {
 
 const CHANNELS: [&str; 5] = ["/lowstate", "/lowcmd", "/fsm", "/safety", "/timing"];
 
+/// Head-camera frames, as ROS 2 `sensor_msgs/msg/Image` or
+/// `CompressedImage`, which `tendon_perception::McapFrameSource` replays.
+pub const CAMERA_TOPIC: &str = "/camera/head";
+
 impl Recorder {
-    /// Creates `path` and starts the writer thread with a queue of `capacity` events.
-    pub fn create(path: &Path, capacity: usize) -> Result<Recorder> {
+    /// Creates `path` and starts the writer thread with a queue of `capacity`
+    /// events. With `camera`, frames are stored on [`CAMERA_TOPIC`] in that
+    /// encoding (encoded on the writer thread, not by the producer).
+    pub fn create(path: &Path, capacity: usize, camera: Option<FrameEncoding>) -> Result<Recorder> {
         let file = File::create(path)
             .with_context(|| format!("creating recording '{}'", path.display()))?;
         let mut writer =
@@ -76,6 +88,13 @@ impl Recorder {
             )?;
             *id = writer.add_channel(schema, topic, "json", &BTreeMap::new())?;
         }
+        let camera_channel = camera
+            .map(|encoding| {
+                add_frame_channel(&mut writer, CAMERA_TOPIC, encoding)
+                    .map(|id| (id, encoding))
+                    .context("adding the camera channel")
+            })
+            .transpose()?;
         let (tx, rx) = sync_channel::<RecordEvent>(capacity);
         let thread =
             std::thread::Builder::new()
@@ -83,8 +102,36 @@ impl Recorder {
                 .spawn(move || -> Result<u64> {
                     let mut written = 0u64;
                     let mut sequence = [0u32; 5];
+                    let mut camera_sequence = 0u32;
+                    let mut frame_message = Vec::new();
                     for ev in rx {
-                        let (ch, at, body) = encode(&ev);
+                        if let RecordEvent::CameraFrame { frame } = &ev {
+                            let Some((channel_id, encoding)) = camera_channel else {
+                                continue;
+                            };
+                            encode_frame_message(
+                                frame,
+                                "head_camera",
+                                encoding,
+                                &mut frame_message,
+                            )
+                            .map_err(|e| anyhow::anyhow!("encoding a camera frame: {e}"))?;
+                            camera_sequence += 1;
+                            writer.write_to_known_channel(
+                                &mcap::records::MessageHeader {
+                                    channel_id,
+                                    sequence: camera_sequence,
+                                    log_time: frame.capture_time.ns,
+                                    publish_time: frame.capture_time.ns,
+                                },
+                                &frame_message,
+                            )?;
+                            written += 1;
+                            continue;
+                        }
+                        let Some((ch, at, body)) = encode(&ev) else {
+                            continue;
+                        };
                         sequence[ch] += 1;
                         writer.write_to_known_channel(
                             &mcap::records::MessageHeader {
@@ -132,8 +179,8 @@ impl Recorder {
     }
 }
 
-fn encode(ev: &RecordEvent) -> (usize, MonoTime, serde_json::Value) {
-    match ev {
+fn encode(ev: &RecordEvent) -> Option<(usize, MonoTime, serde_json::Value)> {
+    Some(match ev {
         RecordEvent::LowState { at, state } => {
             let m = &state.motor_state[..29];
             let imu = &state.imu_state;
@@ -187,7 +234,9 @@ fn encode(ev: &RecordEvent) -> (usize, MonoTime, serde_json::Value) {
                 json!({"period_error": p(&summary.period_error), "compute": p(&summary.compute), "overruns": summary.overruns}),
             )
         }
-    }
+        // Binary, not JSON: written by the writer loop itself.
+        RecordEvent::CameraFrame { .. } => return None,
+    })
 }
 
 #[cfg(test)]
@@ -198,7 +247,7 @@ mod tests {
     fn full_queue_drops_and_counts_instead_of_blocking() {
         let dir = std::env::temp_dir().join(format!("tendon-rec-unit-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let rec = Recorder::create(&dir.join("burst.mcap"), 1).unwrap();
+        let rec = Recorder::create(&dir.join("burst.mcap"), 1, None).unwrap();
         let state = Box::new(LowState::default());
         for k in 0..10_000u64 {
             rec.record(RecordEvent::LowState {

@@ -1,6 +1,7 @@
 //! `tendon sim --record` writes an MCAP file that an independent reader
 //! (Python `mcap`, from the peers venv) reads back: every channel, the FSM
-//! events in order, and one LowState and LowCmd per control cycle.
+//! events in order, and one LowState and LowCmd per control cycle; the head
+//! camera frames it stores replay through `tendon_perception`.
 
 mod common;
 
@@ -9,11 +10,14 @@ use std::process::Command;
 const READER: &str = r#"
 import json, sys
 from mcap.reader import make_reader
-counts, fsm, timing, first_state = {}, [], None, None
+counts, fsm, timing, first_state, camera_schema = {}, [], None, None, None
 with open(sys.argv[1], "rb") as f:
     reader = make_reader(f)
     for schema, channel, message in reader.iter_messages():
         counts[channel.topic] = counts.get(channel.topic, 0) + 1
+        if channel.topic == "/camera/head":
+            camera_schema = schema.name
+            continue
         body = json.loads(message.data)
         if channel.topic == "/fsm":
             fsm.append(body["to"])
@@ -21,7 +25,7 @@ with open(sys.argv[1], "rb") as f:
             timing = body
         elif channel.topic == "/lowstate" and first_state is None:
             first_state = body
-print(json.dumps({"counts": counts, "fsm": fsm, "timing": timing, "first_state": first_state}))
+print(json.dumps({"counts": counts, "fsm": fsm, "timing": timing, "first_state": first_state, "camera_schema": camera_schema}))
 "#;
 
 #[test]
@@ -30,7 +34,7 @@ fn recording_is_readable_by_python_mcap() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("scenario.mcap");
     let out = Command::new(env!("CARGO_BIN_EXE_tendon"))
-        .args(["sim", "--record"])
+        .args(["sim", "--record-camera-hz", "2", "--record"])
         .arg(&path)
         .output()
         .unwrap();
@@ -82,5 +86,53 @@ fn recording_is_readable_by_python_mcap() {
     assert_eq!(v["first_state"]["mode_machine"], 5);
     assert_eq!(v["first_state"]["q_rad"].as_array().unwrap().len(), 29);
     assert_eq!(v["timing"]["compute"]["count"], cycles);
+    // One frame every 250 cycles (2 Hz of sim time).
+    assert_eq!(v["counts"]["/camera/head"], cycles / 250);
+    assert_eq!(v["camera_schema"], "sensor_msgs/msg/CompressedImage");
+    check_camera_frames(&path, cycles / 250);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The frames replay 0.5 s apart, 640x480, not blank, and the view moves as
+/// the robot stands up from hanging.
+fn check_camera_frames(path: &std::path::Path, expected: u64) {
+    use tendon_perception::{FrameSource, McapFrameSource};
+    let mut source = McapFrameSource::open(path, "/camera/head").unwrap();
+    let mut frames = Vec::new();
+    while let Some(frame) = source.next_frame().unwrap() {
+        frames.push(frame);
+    }
+    assert_eq!(frames.len() as u64, expected);
+    for pair in frames.windows(2) {
+        let dt_ns = pair[1].capture_time.ns - pair[0].capture_time.ns;
+        assert_eq!(dt_ns, 500_000_000, "frame spacing");
+    }
+    let std_dev = |pixels: &[u8]| {
+        let mean = pixels.iter().map(|&p| p as f64).sum::<f64>() / pixels.len() as f64;
+        (pixels
+            .iter()
+            .map(|&p| (p as f64 - mean).powi(2))
+            .sum::<f64>()
+            / pixels.len() as f64)
+            .sqrt()
+    };
+    let mean_abs_diff = |a: &[u8], b: &[u8]| {
+        a.iter()
+            .zip(b)
+            .map(|(&x, &y)| (x as f64 - y as f64).abs())
+            .sum::<f64>()
+            / a.len() as f64
+    };
+    for f in &frames {
+        assert_eq!((f.width_px, f.height_px), (640, 480));
+        assert!(
+            std_dev(&f.pixels) > 5.0,
+            "a blank frame at {:?}",
+            f.capture_time
+        );
+    }
+    // Hanging at 0.5 s vs standing after the band is released (10 s).
+    let standing = &frames[19];
+    let moved = mean_abs_diff(&frames[0].pixels, &standing.pixels);
+    assert!(moved > 2.0, "the head camera view did not change: {moved}");
 }
