@@ -35,6 +35,10 @@ pub enum BenchCommand {
         /// Runs; the best of each phase is reported.
         #[arg(long, default_value_t = 3)]
         repeats: usize,
+        /// Also decode this many sequences together (continuous-batching
+        /// engine) and report their total tokens/s next to batch 1.
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
         #[arg(long)]
         json: bool,
     },
@@ -88,6 +92,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             prompt_tokens,
             gen_tokens,
             repeats,
+            batch,
             json,
         } => {
             let b = tendon_policy::cli::bench_decode(
@@ -96,6 +101,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 prompt_tokens,
                 gen_tokens,
                 repeats,
+                batch,
             )?;
             if json {
                 println!("{}", b.to_json());
@@ -109,6 +115,13 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                     b.prefill_tok_s,
                     b.decode_tok_s
                 );
+                if let Some(t) = b.batch_decode_tok_s {
+                    println!(
+                        "batch {}: decode {t:.1} tok/s in total ({:.2}x batch 1)",
+                        b.batch,
+                        t / b.decode_tok_s
+                    );
+                }
             }
             Ok(())
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::action::{decode_actions, DecodedActions};
+use crate::batch::Batch;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{PolicyError, Result};
 use crate::model::{component_of, Input, Model};
@@ -324,18 +325,28 @@ pub struct DecodeBench {
     pub threads: usize,
     pub format: String,
     pub simd: &'static str,
+    /// Sequences decoded together in the batched run (1: none run).
+    pub batch: usize,
+    /// Total tokens/s of `batch` sequences decoded together (every sequence's
+    /// tokens counted), measured after the single-sequence run.
+    pub batch_decode_tok_s: Option<f64>,
 }
 
 impl DecodeBench {
     pub fn to_json(&self) -> String {
-        serde_json::json!({
+        let mut j = serde_json::json!({
             "prefill_tok_s": self.prefill_tok_s,
             "decode_tok_s": self.decode_tok_s,
             "threads": self.threads,
             "format": self.format,
             "simd": self.simd,
-        })
-        .to_string()
+            "batch": self.batch,
+        });
+        if let Some(b) = self.batch_decode_tok_s {
+            j["batch_decode_tok_s"] = b.into();
+            j["batch_speedup"] = (b / self.decode_tok_s).into();
+        }
+        j.to_string()
     }
 }
 
@@ -357,13 +368,16 @@ pub fn dominant_format(model: &Model) -> Format {
 }
 
 /// `tendon bench decode`: prefill `prompt_tokens` token ids, then decode
-/// `gen_tokens` greedily; tokens/s of each phase (best of `repeats`).
+/// `gen_tokens` greedily; tokens/s of each phase (best of `repeats`). With
+/// `batch` > 1, then `batch` sequences (prompts of the same length) decoded
+/// together for `gen_tokens` steps: total tokens/s, best of `repeats`.
 pub fn bench_decode(
     path: &Path,
     threads: usize,
     prompt_tokens: usize,
     gen_tokens: usize,
     repeats: usize,
+    batch: usize,
 ) -> Result<DecodeBench> {
     let model = Arc::new(weights::load_model(path)?);
     let format = dominant_format(&model).name().to_string();
@@ -393,13 +407,72 @@ pub fn bench_decode(
         best_p = best_p.max(prompt_tokens as f64 / tp);
         best_d = best_d.max(gen_tokens as f64 / td);
     }
+    let (threads, simd) = (e.threads(), e.simd().name());
+    let model = e.model_arc();
+    drop(e);
+    let batch_decode_tok_s = if batch > 1 {
+        Some(bench_batch(
+            model, threads, &prompt, gen_tokens, repeats, batch,
+        )?)
+    } else {
+        None
+    };
     Ok(DecodeBench {
         prefill_tok_s: best_p,
         decode_tok_s: best_d,
-        threads: e.threads(),
+        threads,
         format,
-        simd: e.simd().name(),
+        simd,
+        batch: batch.max(1),
+        batch_decode_tok_s,
     })
+}
+
+/// Total decode tokens/s of `batch` sequences stepped together.
+fn bench_batch(
+    model: Arc<Model>,
+    threads: usize,
+    prompt: &[Input],
+    gen_tokens: usize,
+    repeats: usize,
+    batch: usize,
+) -> Result<f64> {
+    let vocab_text = model.config.vocab.text.max(1) as u32;
+    let vocab = model.config.vocab_size();
+    let opts = EngineOptions {
+        threads,
+        max_batch: prompt.len().clamp(1, 512),
+        ..Default::default()
+    };
+    let mut b = Batch::new(model, opts, batch, prompt.len() + gen_tokens + 1)?;
+    // Each sequence's prompt differs in its first token, so their decodes differ.
+    let prompts: Vec<Vec<Input>> = (0..batch as u32)
+        .map(|s| {
+            let mut p = prompt.to_vec();
+            p[0] = Input::Token((s * 11 + 3) % vocab_text);
+            p
+        })
+        .collect();
+    let mut next = Vec::with_capacity(batch);
+    let mut best = 0.0f64;
+    for _ in 0..repeats.max(1) {
+        for (id, _) in next.drain(..) {
+            b.finish(id);
+        }
+        for p in &prompts {
+            let (id, logits) = b.admit(p)?;
+            next.push((id, crate::reference::argmax(logits)));
+        }
+        let t = Instant::now();
+        for _ in 0..gen_tokens {
+            let out = b.step(&next)?;
+            for (i, (_, tok)) in next.iter_mut().enumerate() {
+                *tok = crate::reference::argmax(&out[i * vocab..(i + 1) * vocab]);
+            }
+        }
+        best = best.max((batch * gen_tokens) as f64 / t.elapsed().as_secs_f64());
+    }
+    Ok(best)
 }
 
 /// A policy-sized model: about 200 vision patches, 32 audio patches, 16

@@ -86,22 +86,32 @@ struct Scratch {
     bias: Vec<f32>,
 }
 
+/// One sequence's keys and values.
+struct KvCache {
+    /// Per layer, [capacity, kv_dim] packed in the engine's KV format.
+    k: Vec<Vec<u8>>,
+    v: Vec<Vec<u8>>,
+    pos: usize,
+    /// A fingerprint of the input at each cached position, for prefix reuse.
+    fingerprints: Vec<u64>,
+}
+
 pub struct Engine {
     model: Arc<Model>,
     simd: Simd,
     pool: Pool,
     kv_format: Format,
     max_batch: usize,
-    /// Per layer, [max_seq_len, kv_dim] packed in `kv_format`.
-    k_cache: Vec<Vec<u8>>,
-    v_cache: Vec<Vec<u8>>,
-    pos: usize,
+    /// One cache per sequence: a plain engine has one, a `Batch` one per slot.
+    caches: Vec<KvCache>,
+    /// Positions each cache holds at most.
+    capacity: usize,
+    /// (cache, position) of each row of the pass being run.
+    rows: Vec<(usize, usize)>,
     early_exit: Option<EarlyExit>,
     pub exit_stats: ExitStats,
     /// Time spent in the vision and audio projections since the caller last cleared it.
     pub stage_times: StageTimes,
-    /// A fingerprint of the input at each cached position, for prefix reuse.
-    fingerprints: Vec<u64>,
     s: Scratch,
 }
 
@@ -339,6 +349,18 @@ fn axpy(format: Format, v: &[u8], a: f32, out: &mut [f32]) {
 
 impl Engine {
     pub fn new(model: Arc<Model>, opts: EngineOptions) -> Result<Engine> {
+        let positions = model.config.max_seq_len;
+        Engine::with_caches(model, opts, 1, positions)
+    }
+
+    /// An engine with `n_caches` KV caches of `capacity` positions each
+    /// (at most the model's max_seq_len), for several sequences at once.
+    pub(crate) fn with_caches(
+        model: Arc<Model>,
+        opts: EngineOptions,
+        n_caches: usize,
+        capacity: usize,
+    ) -> Result<Engine> {
         if !matches!(opts.kv_format, Format::F32 | Format::F16 | Format::BF16) {
             return Err(PolicyError::Input(format!(
                 "KV cache format {} is not supported; use F16, BF16 or F32",
@@ -360,7 +382,8 @@ impl Engine {
         .into_iter()
         .max()
         .unwrap_or(d);
-        let kv_bytes = c.max_seq_len * kv * opts.kv_format.block_bytes();
+        let capacity = capacity.clamp(1, c.max_seq_len);
+        let kv_bytes = capacity * kv * opts.kv_format.block_bytes();
         let pool = Pool::new(opts.threads.max(1));
         let threads = pool.threads();
         Ok(Engine {
@@ -372,13 +395,19 @@ impl Engine {
             pool,
             kv_format: opts.kv_format,
             max_batch: b,
-            k_cache: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
-            v_cache: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
-            pos: 0,
+            caches: (0..n_caches.max(1))
+                .map(|_| KvCache {
+                    k: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
+                    v: (0..c.n_layers).map(|_| vec![0u8; kv_bytes]).collect(),
+                    pos: 0,
+                    fingerprints: vec![0; capacity],
+                })
+                .collect(),
+            capacity,
+            rows: vec![(0, 0); b],
             early_exit: opts.early_exit.filter(|e| e.every_layers > 0),
             exit_stats: ExitStats::default(),
             stage_times: StageTimes::default(),
-            fingerprints: vec![0; c.max_seq_len],
             s: Scratch {
                 x: vec![0.0; b * d],
                 h: vec![0.0; b * widest_in.max(d)],
@@ -391,7 +420,7 @@ impl Engine {
                 xq: vec![0; b * widest_in],
                 xd: vec![0.0; b * widest_in.div_ceil(32)],
                 xr: vec![0.0; b * widest_in],
-                scores: vec![0.0; threads * c.max_seq_len],
+                scores: vec![0.0; threads * capacity],
                 logits: vec![0.0; c.vocab_size()],
                 all_logits: vec![0.0; b * c.vocab_size()],
                 bias: vec![0.0; d],
@@ -404,6 +433,10 @@ impl Engine {
         &self.model
     }
 
+    pub fn model_arc(&self) -> Arc<Model> {
+        self.model.clone()
+    }
+
     pub fn simd(&self) -> Simd {
         self.simd
     }
@@ -414,39 +447,95 @@ impl Engine {
 
     /// Positions held in the KV cache.
     pub fn pos(&self) -> usize {
-        self.pos
+        self.caches[0].pos
     }
 
     pub fn reset(&mut self) {
-        self.pos = 0;
+        self.caches[0].pos = 0;
     }
 
     /// Forgets positions from `pos` on, keeping the prefix's KV (prefix reuse).
     pub fn truncate(&mut self, pos: usize) {
-        self.pos = self.pos.min(pos);
+        self.caches[0].pos = self.caches[0].pos.min(pos);
+    }
+
+    pub(crate) fn cache_pos(&self, cache: usize) -> usize {
+        self.caches[cache].pos
+    }
+
+    pub(crate) fn set_cache_pos(&mut self, cache: usize, pos: usize) {
+        self.caches[cache].pos = pos;
     }
 
     /// Runs `inputs` at the next positions and returns the logits of the last.
     pub fn forward(&mut self, inputs: &[Input]) -> Result<&[f32]> {
+        self.forward_in(0, inputs)
+    }
+
+    /// `forward` on cache `cache`.
+    pub(crate) fn forward_in(&mut self, cache: usize, inputs: &[Input]) -> Result<&[f32]> {
         if inputs.is_empty() {
             return Err(PolicyError::Input(
                 "forward needs at least one input".into(),
             ));
         }
-        let max = self.model.config.max_seq_len;
-        if self.pos + inputs.len() > max {
-            return Err(PolicyError::Input(format!(
-                "sequence of {} positions exceeds the model's max_seq_len {max}; reset the engine or raise max_seq_len",
-                self.pos + inputs.len()
-            )));
-        }
+        let pos = self.caches[cache].pos;
+        self.check_room(pos + inputs.len())?;
         let mut start = 0;
         while start < inputs.len() {
             let n = (inputs.len() - start).min(self.max_batch);
-            self.run_chunk(&inputs[start..start + n], false)?;
+            let pos = self.caches[cache].pos;
+            for (i, r) in self.rows[..n].iter_mut().enumerate() {
+                *r = (cache, pos + i);
+            }
+            self.run_rows(&inputs[start..start + n], false)?;
             start += n;
         }
         Ok(&self.s.logits)
+    }
+
+    fn check_room(&self, positions: usize) -> Result<()> {
+        let max = self.model.config.max_seq_len;
+        if positions > self.capacity {
+            return Err(PolicyError::Input(if self.capacity < max {
+                format!(
+                    "sequence of {positions} positions exceeds the {} positions reserved per sequence; finish the sequence or reserve more",
+                    self.capacity
+                )
+            } else {
+                format!(
+                    "sequence of {positions} positions exceeds the model's max_seq_len {max}; reset the engine or raise max_seq_len"
+                )
+            }));
+        }
+        Ok(())
+    }
+
+    /// One row per entry, each (cache, input) at that cache's next position,
+    /// in one pass: every weight row is read once for all of them. Returns
+    /// the logits of every row, [entries.len(), vocab]. The caches must be
+    /// distinct.
+    pub(crate) fn forward_rows<'a>(
+        &mut self,
+        entries: &[(usize, Input<'a>)],
+        inputs: &mut Vec<Input<'a>>,
+    ) -> Result<&[f32]> {
+        if entries.is_empty() || entries.len() > self.max_batch {
+            return Err(PolicyError::Input(format!(
+                "a batch step takes 1..={} sequences; got {}",
+                self.max_batch,
+                entries.len()
+            )));
+        }
+        inputs.clear();
+        for (i, &(cache, input)) in entries.iter().enumerate() {
+            let pos = self.caches[cache].pos;
+            self.check_room(pos + 1)?;
+            self.rows[i] = (cache, pos);
+            inputs.push(input);
+        }
+        self.run_rows(inputs, true)?;
+        Ok(&self.s.all_logits[..entries.len() * self.model.config.vocab_size()])
     }
 
     /// Runs `inputs` (at most `max_batch`) in one pass and returns the logits
@@ -461,14 +550,12 @@ impl Engine {
                 inputs.len()
             )));
         }
-        if self.pos + inputs.len() > self.model.config.max_seq_len {
-            return Err(PolicyError::Input(format!(
-                "sequence of {} positions exceeds the model's max_seq_len {}",
-                self.pos + inputs.len(),
-                self.model.config.max_seq_len
-            )));
+        let pos = self.caches[0].pos;
+        self.check_room(pos + inputs.len())?;
+        for (i, r) in self.rows[..inputs.len()].iter_mut().enumerate() {
+            *r = (0, pos + i);
         }
-        self.run_chunk(inputs, true)?;
+        self.run_rows(inputs, true)?;
         Ok(&self.s.all_logits[..inputs.len() * self.model.config.vocab_size()])
     }
 
@@ -478,9 +565,10 @@ impl Engine {
     /// last position and how many positions were reused.
     pub fn forward_prompt(&mut self, inputs: &[Input]) -> Result<(&[f32], usize)> {
         let mut same = 0;
-        while same < self.pos
+        let c = &self.caches[0];
+        while same < c.pos
             && same < inputs.len()
-            && self.fingerprints[same] == fingerprint(&inputs[same])
+            && c.fingerprints[same] == fingerprint(&inputs[same])
         {
             same += 1;
         }
@@ -598,10 +686,12 @@ impl Engine {
         Ok(())
     }
 
-    fn run_chunk(&mut self, inputs: &[Input], all_logits: bool) -> Result<()> {
+    /// Runs row i = `inputs[i]` at `self.rows[i]` = (cache, position). A
+    /// cache's rows are consecutive positions in order.
+    fn run_rows(&mut self, inputs: &[Input], all_logits: bool) -> Result<()> {
         self.embed(inputs)?;
-        for (i, input) in inputs.iter().enumerate() {
-            self.fingerprints[self.pos + i] = fingerprint(input);
+        for (&(ci, p), input) in self.rows.iter().zip(inputs) {
+            self.caches[ci].fingerprints[p] = fingerprint(input);
         }
         let model = self.model.clone();
         let c = &model.config;
@@ -610,8 +700,8 @@ impl Engine {
         let (nh, group) = (c.n_heads, c.n_heads / c.n_kv_heads);
         let kvf = self.kv_format;
         let eb = kvf.block_bytes();
-        let max_seq = c.max_seq_len;
-        let pos0 = self.pos;
+        let max_seq = self.capacity;
+        let rows = &self.rows[..n];
         let (pool, simd) = (&self.pool, self.simd);
         let inv_sqrt = 1.0 / (hd as f32).sqrt();
         for (li, l) in model.layers.iter().enumerate() {
@@ -633,8 +723,7 @@ impl Engine {
             matmul(
                 pool, simd, &l.wv, &s.h, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.v,
             );
-            for i in 0..n {
-                let p = pos0 + i;
+            for (i, &(ci, p)) in rows.iter().enumerate() {
                 for head in s.q[i * d..(i + 1) * d].chunks_exact_mut(hd) {
                     crate::reference::rope(head, p, c.rope_theta);
                 }
@@ -642,14 +731,15 @@ impl Engine {
                     crate::reference::rope(head, p, c.rope_theta);
                 }
                 let at = p * kv * eb..(p + 1) * kv * eb;
+                let cache = &mut self.caches[ci];
                 store_kv(
                     kvf,
                     &s.k[i * kv..(i + 1) * kv],
-                    &mut self.k_cache[li][at.clone()],
+                    &mut cache.k[li][at.clone()],
                 );
-                store_kv(kvf, &s.v[i * kv..(i + 1) * kv], &mut self.v_cache[li][at]);
+                store_kv(kvf, &s.v[i * kv..(i + 1) * kv], &mut cache.v[li][at]);
             }
-            let (kc, vc) = (&self.k_cache[li], &self.v_cache[li]);
+            let caches = &self.caches;
             let att_ptr = SyncPtr(s.att.as_mut_ptr());
             let scores_ptr = SyncPtr(s.scores.as_mut_ptr());
             let q = &s.q;
@@ -663,7 +753,9 @@ impl Engine {
                     let (i, h) = (job / nh, job % nh);
                     let kvh = h / group;
                     let qh = &q[i * d + h * hd..i * d + (h + 1) * hd];
-                    let len = pos0 + i + 1;
+                    let (ci, p) = rows[i];
+                    let (kc, vc) = (&caches[ci].k[li], &caches[ci].v[li]);
+                    let len = p + 1;
                     let mut max = f32::NEG_INFINITY;
                     for (tp, sc) in scores[..len].iter_mut().enumerate() {
                         let off = (tp * kv + kvh * hd) * eb;
@@ -747,6 +839,7 @@ impl Engine {
                 let max = s.logits.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
                 let top_p = 1.0 / s.logits.iter().map(|v| (v - max).exp()).sum::<f32>();
                 if top_p >= ee.threshold {
+                    let (ci, pos0) = rows[0];
                     for (lj, lk) in model.layers.iter().enumerate().skip(li + 1) {
                         rms_norm(&s.x[..d], &lk.attn_norm, c.rms_eps, &mut s.h[..d]);
                         matmul(
@@ -775,15 +868,16 @@ impl Engine {
                             crate::reference::rope(head, pos0, c.rope_theta);
                         }
                         let at = pos0 * kv * eb..(pos0 + 1) * kv * eb;
-                        store_kv(kvf, &s.k[..kv], &mut self.k_cache[lj][at.clone()]);
-                        store_kv(kvf, &s.v[..kv], &mut self.v_cache[lj][at]);
+                        let cache = &mut self.caches[ci];
+                        store_kv(kvf, &s.k[..kv], &mut cache.k[lj][at.clone()]);
+                        store_kv(kvf, &s.v[..kv], &mut cache.v[lj][at]);
                     }
                     let st = &mut self.exit_stats;
                     st.tokens += 1;
                     st.exited_tokens += 1;
                     st.layers_run += li as u64 + 1;
                     st.layers_total += model.layers.len() as u64;
-                    self.pos += 1;
+                    self.caches[ci].pos = pos0 + 1;
                     return Ok(());
                 }
             }
@@ -833,7 +927,9 @@ impl Engine {
                 &mut s.logits,
             );
         }
-        self.pos += n;
+        for &(ci, p) in &self.rows[..n] {
+            self.caches[ci].pos = p + 1;
+        }
         Ok(())
     }
 }

@@ -26,6 +26,8 @@ struct Shared {
     /// job has unfinished chunks; read only after claiming one.
     job: AtomicPtr<()>,
     stop: AtomicBool,
+    /// Workers past their start-up.
+    started: AtomicUsize,
 }
 
 impl Shared {
@@ -74,6 +76,7 @@ impl Pool {
             done: AtomicUsize::new(0),
             job: AtomicPtr::new(std::ptr::null_mut()),
             stop: AtomicBool::new(false),
+            started: AtomicUsize::new(0),
         });
         let workers = (1..threads.max(1))
             .map(|idx| {
@@ -85,7 +88,13 @@ impl Pool {
                 let t = h.thread().clone();
                 (h, t)
             })
-            .collect();
+            .collect::<Vec<_>>();
+        // A thread's start-up allocates (its thread-local state), at whatever
+        // moment the OS first runs it; waiting here keeps that out of the
+        // first jobs, which must not allocate.
+        while shared.started.load(Ordering::Acquire) < workers.len() {
+            std::thread::yield_now();
+        }
         Pool { shared, workers }
     }
 
@@ -127,6 +136,9 @@ impl Pool {
 }
 
 fn worker(s: Arc<Shared>, idx: usize) {
+    // `park` needs this thread's handle; make it now, not in a job.
+    let _ = std::thread::current();
+    s.started.fetch_add(1, Ordering::AcqRel);
     let mut seen = 0usize;
     loop {
         let mut spins = 0u32;

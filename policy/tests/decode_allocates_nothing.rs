@@ -1,5 +1,6 @@
 //! A decode step allocates nothing: a counting global allocator watches 200
-//! decode steps on a multi-threaded engine after the prompt.
+//! decode steps on a multi-threaded engine after the prompt, and 100 batch
+//! steps with a finish and an admission every 25.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +32,15 @@ unsafe impl GlobalAlloc for CountingAlloc {
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
+/// The counter sees every thread, the test harness's included, so this file
+/// has one test: a second one finishing (the harness then formats its
+/// result) or running would be counted here.
 #[test]
+fn decode_and_batch_steps_allocate_nothing() {
+    decode_steps_allocate_nothing();
+    batch_steps_admissions_and_finishes_allocate_nothing();
+}
+
 fn decode_steps_allocate_nothing() {
     let mut cfg = tiny_policy_config();
     cfg.max_seq_len = 256;
@@ -52,4 +61,38 @@ fn decode_steps_allocate_nothing() {
     let after = ALLOCS.load(Ordering::SeqCst);
     assert_eq!(after - before, 0, "allocations during 200 decode steps");
     assert_eq!(e.pos(), 202);
+}
+
+fn batch_steps_admissions_and_finishes_allocate_nothing() {
+    use tendon_policy::batch::{Batch, SeqId};
+    let model =
+        Arc::new(Model::random(tiny_policy_config(), 5, &PrecisionPolicy::default()).unwrap());
+    let opts = EngineOptions {
+        threads: 2,
+        ..Default::default()
+    };
+    let mut batch = Batch::new(model, opts, 4, 128).unwrap();
+    let prompt = [Input::Token(1), Input::Token(2), Input::Token(3)];
+    let mut next: Vec<(SeqId, u32)> = Vec::with_capacity(4);
+    for _ in 0..4 {
+        let (id, logits) = batch.admit(&prompt).unwrap();
+        next.push((id, argmax(logits)));
+    }
+    let vocab = 64 + 32 + 2 + 4;
+    let before = ALLOCS.load(Ordering::SeqCst);
+    for step in 0..100 {
+        let out = batch.step(&next).unwrap();
+        for (i, (_, tok)) in next.iter_mut().enumerate() {
+            *tok = argmax(&out[i * vocab..(i + 1) * vocab]);
+        }
+        // Every 25 steps the first sequence finishes and a new one takes its slot.
+        if step % 25 == 24 {
+            batch.finish(next[0].0);
+            let (id, logits) = batch.admit(&prompt).unwrap();
+            next[0] = (id, argmax(logits));
+        }
+    }
+    let after = ALLOCS.load(Ordering::SeqCst);
+    assert_eq!(after - before, 0, "allocations during 100 batch steps");
+    assert_eq!(batch.pos(next[1].0), 103);
 }
