@@ -7,6 +7,7 @@ pub mod codebook;
 pub mod ct2;
 pub mod ggml;
 pub mod grammar;
+pub mod mcap_audio;
 pub mod mel;
 pub mod patches;
 pub mod pipeline;
@@ -15,6 +16,7 @@ pub mod vad;
 
 pub use asr::{AsrConfig, AsrError, Recognizer};
 pub use grammar::{CommandGrammar, Intent, IntentMatch};
+pub use mcap_audio::{McapAudioReader, McapAudioSource, McapAudioWriter};
 pub use mel::{log_mel_spectrogram, MelSpectrogram, StreamingLogMel};
 pub use pipeline::{CommandListener, CommandResult};
 pub use source::{AudioSource, PushSource, WavSource};

@@ -5,6 +5,7 @@
 //! - [`WavSource`]: WAV files (through `hound`).
 //! - [`PushSource`]: samples pushed from another thread, e.g. the simulator.
 //! - `MicSource` (feature `audio-device`): a cpal input device.
+//! - [`McapAudioSource`](crate::mcap_audio::McapAudioSource): an audio topic of an MCAP recording.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -33,6 +34,81 @@ pub enum SourceError {
     Resample { from_hz: u32, why: String },
     #[error("the audio device failed: {0}")]
     Device(String),
+    #[error("cannot open MCAP file '{path}'")]
+    McapIo {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "'{path}' is not an MCAP file (it does not start with the MCAP magic bytes); \
+         pass an .mcap recording, or use --wav for WAV files"
+    )]
+    NotMcap { path: PathBuf },
+    #[error("MCAP file '{path}': {detail}")]
+    Mcap { path: PathBuf, detail: String },
+    #[error("cannot write MCAP file '{path}': {detail}")]
+    McapWrite { path: PathBuf, detail: String },
+    #[error(
+        "MCAP file '{path}' has no messages on topic '{topic}'; topics with messages: \
+         {topics}; pick an audio topic with --topic"
+    )]
+    McapNoTopic {
+        path: PathBuf,
+        topic: String,
+        topics: String,
+    },
+    #[error(
+        "MCAP file '{path}' is truncated or corrupt after {blocks_read} audio blocks on \
+         '{topic}' (they were delivered): {detail}; re-record it, or use what came before the cut"
+    )]
+    McapTruncated {
+        path: PathBuf,
+        topic: String,
+        blocks_read: u64,
+        detail: String,
+    },
+    #[error(
+        "topic '{topic}' of MCAP file '{path}' holds '{schema}' ({schema_encoding}, \
+         {message_encoding} messages); tendon-speech reads foxglove_msgs/msg/RawAudio \
+         (ros2msg, cdr); pick an audio topic with --topic"
+    )]
+    McapWrongSchema {
+        path: PathBuf,
+        topic: String,
+        schema: String,
+        schema_encoding: String,
+        message_encoding: String,
+    },
+    #[error(
+        "audio block {index} on '{topic}' of MCAP file '{path}' is in format '{format}'; \
+         tendon-speech reads pcm-s16 and pcm-f32 (raw PCM); re-record without encoding"
+    )]
+    McapUnsupportedFormat {
+        path: PathBuf,
+        topic: String,
+        index: u64,
+        format: String,
+    },
+    #[error("audio block {index} on '{topic}' of MCAP file '{path}' is malformed: {detail}")]
+    McapBadMessage {
+        path: PathBuf,
+        topic: String,
+        index: u64,
+        detail: String,
+    },
+    #[error(
+        "audio block {index} on '{topic}' of MCAP file '{path}' has log time {log_time_ns} ns, \
+         before audio already played at {played_ns} ns: the recording is out of order by more \
+         than the {window_ms} ms reorder window"
+    )]
+    McapOutOfOrder {
+        path: PathBuf,
+        topic: String,
+        index: u64,
+        log_time_ns: u64,
+        played_ns: u64,
+        window_ms: u64,
+    },
 }
 
 /// Something that yields 16 kHz mono audio in chunks.
@@ -295,11 +371,55 @@ impl AudioPusher {
     }
 }
 
+/// Interleaved blocks whose rate and channel count may change from block to
+/// block, mixed to mono and converted to 16 kHz: a rate change flushes the
+/// old resampler's tail and starts a new one.
+pub(crate) struct BlocksTo16k {
+    resampler: Option<(u32, To16k)>,
+    mono: Vec<f32>,
+}
+
+impl BlocksTo16k {
+    pub(crate) fn new() -> Self {
+        Self {
+            resampler: None,
+            mono: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(
+        &mut self,
+        sample_rate_hz: u32,
+        channels: u16,
+        interleaved: &[f32],
+        out: &mut Vec<f32>,
+    ) -> Result<(), SourceError> {
+        if channels == 0 {
+            return Err(SourceError::NoChannels(0));
+        }
+        if self.resampler.as_ref().map(|(hz, _)| *hz) != Some(sample_rate_hz) {
+            self.flush(out)?;
+            self.resampler = Some((sample_rate_hz, To16k::new(sample_rate_hz)?));
+        }
+        self.mono.clear();
+        mix_to_mono(interleaved, usize::from(channels), &mut self.mono);
+        let (_, r) = self.resampler.as_mut().expect("set above");
+        r.push(&self.mono, out)
+    }
+
+    /// Delivers the tail of the audio pushed so far.
+    pub(crate) fn flush(&mut self, out: &mut Vec<f32>) -> Result<(), SourceError> {
+        match self.resampler.as_mut() {
+            Some((_, r)) => r.flush(out),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Audio pushed from another thread (the simulator), converted to 16 kHz mono.
 pub struct PushSource {
     rx: mpsc::Receiver<PushedAudio>,
-    resampler: Option<(u32, To16k)>,
-    mono: Vec<f32>,
+    to_16k: BlocksTo16k,
 }
 
 impl PushSource {
@@ -310,8 +430,7 @@ impl PushSource {
             AudioPusher { tx },
             PushSource {
                 rx,
-                resampler: None,
-                mono: Vec::new(),
+                to_16k: BlocksTo16k::new(),
             },
         )
     }
@@ -320,28 +439,15 @@ impl PushSource {
 impl AudioSource for PushSource {
     fn read_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, SourceError> {
         let Ok(chunk) = self.rx.recv() else {
-            if let Some((_, r)) = self.resampler.as_mut() {
-                r.flush(out)?;
-            }
+            self.to_16k.flush(out)?;
             return Ok(false);
         };
-        if chunk.channels == 0 {
-            return Err(SourceError::NoChannels(0));
-        }
-        if self.resampler.as_ref().map(|(hz, _)| *hz) != Some(chunk.sample_rate_hz) {
-            if let Some((_, r)) = self.resampler.as_mut() {
-                r.flush(out)?;
-            }
-            self.resampler = Some((chunk.sample_rate_hz, To16k::new(chunk.sample_rate_hz)?));
-        }
-        self.mono.clear();
-        mix_to_mono(
+        self.to_16k.push(
+            chunk.sample_rate_hz,
+            chunk.channels,
             &chunk.interleaved,
-            usize::from(chunk.channels),
-            &mut self.mono,
-        );
-        let (_, r) = self.resampler.as_mut().expect("set above");
-        r.push(&self.mono, out)?;
+            out,
+        )?;
         Ok(true)
     }
 }

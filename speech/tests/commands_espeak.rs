@@ -6,13 +6,14 @@
 //!
 //! Needs espeak-ng and the imported model (scripts/install-speech.sh).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
+use std::collections::BTreeMap;
+
+use common::{espeak, listen, model_path, padded};
 use tendon_speech::asr::{AsrConfig, Recognizer};
 use tendon_speech::source::WavSource;
-use tendon_speech::{CommandListener, CommandResult, Intent, VadConfig};
+use tendon_speech::{CommandListener, Intent, VadConfig};
 
 const PHRASES: [(Intent, [&str; 2]); 11] = [
     (Intent::StandUp, ["stand up", "please stand up"]),
@@ -48,43 +49,6 @@ const SPEEDS: [Speed; 2] = [
         pad_s: 0.25,
     },
 ];
-
-fn model_path() -> PathBuf {
-    PathBuf::from(std::env::var_os("TENDON_WHISPER_MODEL").unwrap_or_else(|| {
-        panic!(
-            "TENDON_WHISPER_MODEL is not set: run these tests through scripts/test.sh, or \
-             `eval \"$(scripts/install-speech.sh)\"` first (it imports tiny.en)"
-        )
-    }))
-}
-
-fn espeak(text: &str, voice: &str, wpm: u32, path: &PathBuf) {
-    let status = Command::new("espeak-ng")
-        .args(["-v", voice, "-s", &wpm.to_string(), "-w"])
-        .arg(path)
-        .arg(text)
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("cannot run espeak-ng ({e}); scripts/install-speech.sh installs it (scripts/test.sh runs it)")
-        });
-    assert!(status.success(), "espeak-ng failed on {text:?}");
-}
-
-/// Runs a 16 kHz clip through the listener in 20 ms chunks, as a device would.
-fn listen(listener: &mut CommandListener, audio: &[f32]) -> Vec<CommandResult> {
-    let mut results = Vec::new();
-    let mut collect = |r: CommandResult| results.push(r);
-    for chunk in audio.chunks(320) {
-        listener.push(chunk, &mut collect).unwrap();
-    }
-    listener.finish(&mut collect).unwrap();
-    results
-}
-
-fn padded(audio: &[f32], pad_s: f32) -> Vec<f32> {
-    let pad = vec![0.0; (16_000.0 * pad_s) as usize];
-    [&pad[..], audio, &pad[..]].concat()
-}
 
 #[test]
 fn espeak_commands_reach_their_intents_and_silence_and_noise_do_not() {
