@@ -1,6 +1,7 @@
-//! `tendon listen`: spoken operator commands from a WAV file or the
-//! microphone, one line per utterance (transcript, intent, confidence, end of
-//! speech → intent latency), or one JSON object per line with `--json`.
+//! `tendon listen`: spoken operator commands from a WAV file, an MCAP
+//! recording or the microphone, one line per utterance (transcript, intent,
+//! confidence, end of speech → intent latency), or one JSON object per line
+//! with `--json`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -8,15 +9,23 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use tendon_speech::asr::{default_model_path, AsrConfig, Recognizer};
+use tendon_speech::mcap_audio::{McapAudioSource, DEFAULT_AUDIO_TOPIC};
 use tendon_speech::source::{AudioSource, WavSource};
 use tendon_speech::{CommandListener, CommandResult, VadConfig};
 
 #[derive(Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["wav", "mic"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["wav", "mcap", "mic"])))]
 pub struct ListenArgs {
     /// A WAV file (any rate, any channel count; resampled to 16 kHz mono).
     #[arg(long)]
     wav: Option<PathBuf>,
+    /// An MCAP recording: foxglove_msgs/msg/RawAudio (pcm-s16 or pcm-f32) on
+    /// --topic, replayed in log-time order and resampled to 16 kHz mono.
+    #[arg(long)]
+    mcap: Option<PathBuf>,
+    /// The audio topic of --mcap [default: /audio].
+    #[arg(long, conflicts_with_all = ["wav", "mic"])]
+    topic: Option<String>,
     /// The default microphone (needs a build with `--features audio-device`).
     #[arg(long)]
     mic: bool,
@@ -58,6 +67,11 @@ fn print_result(r: &CommandResult, json: bool) {
 pub fn run(args: ListenArgs) -> Result<()> {
     let mut source: Box<dyn AudioSource> = if let Some(path) = &args.wav {
         Box::new(WavSource::open(path)?)
+    } else if let Some(path) = &args.mcap {
+        Box::new(McapAudioSource::open(
+            path,
+            args.topic.as_deref().unwrap_or(DEFAULT_AUDIO_TOPIC),
+        )?)
     } else {
         open_mic()?
     };
@@ -80,7 +94,12 @@ pub fn run(args: ListenArgs) -> Result<()> {
     let mut report = |r: CommandResult| print_result(&r, args.json);
     loop {
         chunk.clear();
-        let more = source.read_chunk(&mut chunk).context("reading audio")?;
+        let read = source.read_chunk(&mut chunk);
+        if read.is_err() {
+            // Utterances heard before a cut (truncated recording) still count.
+            listener.finish(&mut report)?;
+        }
+        let more = read.context("reading audio")?;
         listener.push(&chunk, &mut report)?;
         if !more {
             break;
