@@ -320,6 +320,34 @@ impl Mapper<'_> {
         Ok(())
     }
 
+    /// A layer's self-attention: CT2 stores Q, K and V as one fused
+    /// linear (K without bias); whisper.cpp wants them apart. `s` is the CT2
+    /// scope of the layer, `t` the whisper.cpp one.
+    fn self_attention(&mut self, s: &str, t: &str, d: usize) -> Result<(), ImportError> {
+        let names = [
+            format!("{t}.attn.query"),
+            format!("{t}.attn.key"),
+            format!("{t}.attn.value"),
+        ];
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        self.split(&format!("{s}/self_attention/linear_0"), d, &names, 1)?;
+        self.linear(
+            &format!("{s}/self_attention/linear_1"),
+            &format!("{t}.attn.out"),
+        )?;
+        self.norm(
+            &format!("{s}/self_attention/layer_norm"),
+            &format!("{t}.attn_ln"),
+        )
+    }
+
+    /// A layer's feed-forward block.
+    fn ffn(&mut self, s: &str, t: &str) -> Result<(), ImportError> {
+        self.norm(&format!("{s}/ffn/layer_norm"), &format!("{t}.mlp_ln"))?;
+        self.linear(&format!("{s}/ffn/linear_0"), &format!("{t}.mlp.0"))?;
+        self.linear(&format!("{s}/ffn/linear_1"), &format!("{t}.mlp.2"))
+    }
+
     fn conv(&mut self, i: usize, d: usize) -> Result<(), ImportError> {
         self.f16(
             &format!("encoder/conv{i}/weight"),
@@ -351,24 +379,8 @@ fn map_tensors(model: &Ct2Model, hp: &WhisperHparams) -> Result<Vec<Tensor>, Imp
     m.norm("encoder/layer_norm", "encoder.ln_post")?;
     for i in 0..hp.n_audio_layer {
         let (s, t) = (format!("encoder/layer_{i}"), format!("encoder.blocks.{i}"));
-        let names = [
-            format!("{t}.attn.query"),
-            format!("{t}.attn.key"),
-            format!("{t}.attn.value"),
-        ];
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        m.split(&format!("{s}/self_attention/linear_0"), d, &names, 1)?;
-        m.linear(
-            &format!("{s}/self_attention/linear_1"),
-            &format!("{t}.attn.out"),
-        )?;
-        m.norm(
-            &format!("{s}/self_attention/layer_norm"),
-            &format!("{t}.attn_ln"),
-        )?;
-        m.norm(&format!("{s}/ffn/layer_norm"), &format!("{t}.mlp_ln"))?;
-        m.linear(&format!("{s}/ffn/linear_0"), &format!("{t}.mlp.0"))?;
-        m.linear(&format!("{s}/ffn/linear_1"), &format!("{t}.mlp.2"))?;
+        m.self_attention(&s, &t, d)?;
+        m.ffn(&s, &t)?;
     }
     let d = hp.n_text_state;
     m.f16(
@@ -382,21 +394,7 @@ fn map_tensors(model: &Ct2Model, hp: &WhisperHparams) -> Result<Vec<Tensor>, Imp
     m.norm("decoder/layer_norm", "decoder.ln")?;
     for i in 0..hp.n_text_layer {
         let (s, t) = (format!("decoder/layer_{i}"), format!("decoder.blocks.{i}"));
-        let names = [
-            format!("{t}.attn.query"),
-            format!("{t}.attn.key"),
-            format!("{t}.attn.value"),
-        ];
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        m.split(&format!("{s}/self_attention/linear_0"), d, &names, 1)?;
-        m.linear(
-            &format!("{s}/self_attention/linear_1"),
-            &format!("{t}.attn.out"),
-        )?;
-        m.norm(
-            &format!("{s}/self_attention/layer_norm"),
-            &format!("{t}.attn_ln"),
-        )?;
+        m.self_attention(&s, &t, d)?;
         m.norm(
             &format!("{s}/attention/layer_norm"),
             &format!("{t}.cross_attn_ln"),
@@ -415,9 +413,7 @@ fn map_tensors(model: &Ct2Model, hp: &WhisperHparams) -> Result<Vec<Tensor>, Imp
             &format!("{s}/attention/linear_2"),
             &format!("{t}.cross_attn.out"),
         )?;
-        m.norm(&format!("{s}/ffn/layer_norm"), &format!("{t}.mlp_ln"))?;
-        m.linear(&format!("{s}/ffn/linear_0"), &format!("{t}.mlp.0"))?;
-        m.linear(&format!("{s}/ffn/linear_1"), &format!("{t}.mlp.2"))?;
+        m.ffn(&s, &t)?;
     }
     Ok(m.out)
 }
