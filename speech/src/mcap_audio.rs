@@ -503,8 +503,10 @@ impl McapAudioReader {
         if let Some(p) = self.window.pop() {
             if let Some(last) = self.last_log_time_ns {
                 if p.log_time_ns < last {
+                    // One error ends replay: drop what is pending.
                     self.done = true;
                     self.window.clear();
+                    self.failed = None;
                     return Err(SourceError::McapOutOfOrder {
                         path: self.path.clone(),
                         topic: self.topic.clone(),
