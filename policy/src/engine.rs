@@ -74,10 +74,7 @@ struct Scratch {
     att: Vec<f32>,
     gate: Vec<f32>,
     up: Vec<f32>,
-    xq: Vec<i8>,
-    xd: Vec<f32>,
-    /// Activations rounded to F16, for F16 weights.
-    xr: Vec<f32>,
+    acts: Acts,
     /// One row of attention scores per thread.
     scores: Vec<f32>,
     logits: Vec<f32>,
@@ -161,7 +158,21 @@ impl SyncPtr {
     }
 }
 
-/// out[i·rows + r] = W[r] · xs[i] for i in 0..n.
+/// The activations of a matmul in the forms the weight formats take.
+struct Acts {
+    /// Q8 blocks (for Q8_0 and Q4_0 weights).
+    xq: Vec<i8>,
+    xd: Vec<f32>,
+    /// Rounded to F16 (for F16 weights).
+    xr: Vec<f32>,
+    /// Whether `xq`/`xd` and `xr` hold the current input.
+    q8_ready: bool,
+    f16_ready: bool,
+}
+
+/// out[i·rows + r] = W[r] · xs[i] for i in 0..n. `same_input`: `xs` is the
+/// input of the previous call (Q, K and V; gate and up), so its quantized
+/// and rounded forms are reused.
 #[allow(clippy::too_many_arguments)]
 fn matmul(
     pool: &Pool,
@@ -169,34 +180,42 @@ fn matmul(
     w: &Tensor,
     xs: &[f32],
     n: usize,
-    xq: &mut [i8],
-    xd: &mut [f32],
-    xr: &mut [f32],
+    acts: &mut Acts,
+    same_input: bool,
     out: &mut [f32],
 ) {
     let (rows, cols) = (w.rows(), w.cols());
     let q8 = kernels::wants_q8(w.format);
+    if !same_input {
+        acts.q8_ready = false;
+        acts.f16_ready = false;
+    }
     // ggml multiplies F16 weights with activations rounded to F16 (its
     // vec_dot_type for F16); doing the same keeps greedy tokens identical to
     // llama.cpp's where two logits nearly tie.
-    let xs: &[f32] = if w.format == Format::F16 {
-        for (r, x) in xr[..n * cols].iter_mut().zip(xs) {
+    if w.format == Format::F16 && !acts.f16_ready {
+        for (r, x) in acts.xr[..n * cols].iter_mut().zip(xs) {
             *r = f16::from_f32(*x).to_f32();
         }
-        &xr[..n * cols]
+        acts.f16_ready = true;
+    }
+    let xs: &[f32] = if w.format == Format::F16 {
+        &acts.xr[..n * cols]
     } else {
         xs
     };
-    if q8 {
+    if q8 && !acts.q8_ready {
         for i in 0..n {
             kernels::quantize_q8(
+                simd,
                 &xs[i * cols..(i + 1) * cols],
-                &mut xq[i * cols..(i + 1) * cols],
-                &mut xd[i * cols / 32..(i + 1) * cols / 32],
+                &mut acts.xq[i * cols..(i + 1) * cols],
+                &mut acts.xd[i * cols / 32..(i + 1) * cols / 32],
             );
         }
+        acts.q8_ready = true;
     }
-    let (xq, xd) = (&*xq, &*xd);
+    let (xq, xd) = (&acts.xq[..], &acts.xd[..]);
     let out_ptr = SyncPtr(out.as_mut_ptr());
     assert!(out.len() >= n * rows && xs.len() >= n * cols);
     let threads = pool.threads();
@@ -257,15 +276,23 @@ fn matmul(
         for r in range {
             let row = w.row(r);
             let mut i = 0;
-            while q8 && i + 4 <= n {
-                let qs = |t: usize| &xq[(i + t) * cols..(i + t + 1) * cols];
-                let ds = |t: usize| &xd[(i + t) * cols / 32..(i + t + 1) * cols / 32];
-                let Some(v) = kernels::dot4_q8(
+            while i + 4 <= n {
+                let x = |t: usize| &xs[(i + t) * cols..(i + t + 1) * cols];
+                let (qs, ds): ([&[i8]; 4], [&[f32]; 4]) = if q8 {
+                    let q = |t: usize| &xq[(i + t) * cols..(i + t + 1) * cols];
+                    let d = |t: usize| &xd[(i + t) * cols / 32..(i + t + 1) * cols / 32];
+                    ([q(0), q(1), q(2), q(3)], [d(0), d(1), d(2), d(3)])
+                } else {
+                    ([&[]; 4], [&[]; 4])
+                };
+                let Some(v) = kernels::dot4(
                     simd,
                     w.format,
                     row,
-                    [qs(0), qs(1), qs(2), qs(3)],
-                    [ds(0), ds(1), ds(2), ds(3)],
+                    w.tensor_scale,
+                    [x(0), x(1), x(2), x(3)],
+                    qs,
+                    ds,
                 ) else {
                     break;
                 };
@@ -321,27 +348,6 @@ fn store_kv(format: Format, src: &[f32], dst: &mut [u8]) {
         _ => {
             for (d, v) in dst.chunks_exact_mut(2).zip(src) {
                 d.copy_from_slice(&bf16::from_f32(*v).to_le_bytes());
-            }
-        }
-    }
-}
-
-/// out += a · v, v packed in a KV format.
-fn axpy(format: Format, v: &[u8], a: f32, out: &mut [f32]) {
-    match format {
-        Format::F32 => {
-            for (o, b) in out.iter_mut().zip(v.chunks_exact(4)) {
-                *o += a * f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            }
-        }
-        Format::F16 => {
-            for (o, b) in out.iter_mut().zip(v.chunks_exact(2)) {
-                *o += a * f16::from_le_bytes([b[0], b[1]]).to_f32();
-            }
-        }
-        _ => {
-            for (o, b) in out.iter_mut().zip(v.chunks_exact(2)) {
-                *o += a * bf16::from_le_bytes([b[0], b[1]]).to_f32();
             }
         }
     }
@@ -417,9 +423,13 @@ impl Engine {
                 att: vec![0.0; b * d],
                 gate: vec![0.0; b * ff.max(d)],
                 up: vec![0.0; b * ff],
-                xq: vec![0; b * widest_in],
-                xd: vec![0.0; b * widest_in.div_ceil(32)],
-                xr: vec![0.0; b * widest_in],
+                acts: Acts {
+                    xq: vec![0; b * widest_in],
+                    xd: vec![0.0; b * widest_in.div_ceil(32)],
+                    xr: vec![0.0; b * widest_in],
+                    q8_ready: false,
+                    f16_ready: false,
+                },
                 scores: vec![0.0; threads * capacity],
                 logits: vec![0.0; c.vocab_size()],
                 all_logits: vec![0.0; b * c.vocab_size()],
@@ -644,7 +654,13 @@ impl Engine {
                     let s = &mut self.s;
                     let out = &mut s.gate[..d];
                     matmul(
-                        &self.pool, self.simd, &a.weight, v, 1, &mut s.xq, &mut s.xd, &mut s.xr,
+                        &self.pool,
+                        self.simd,
+                        &a.weight,
+                        v,
+                        1,
+                        &mut s.acts,
+                        false,
                         out,
                     );
                     a.bias.row_to_f32(0, &mut s.bias);
@@ -662,9 +678,8 @@ impl Engine {
                             &a2.weight,
                             hid,
                             1,
-                            &mut s.xq,
-                            &mut s.xd,
-                            &mut s.xr,
+                            &mut s.acts,
+                            false,
                             &mut s.h[..d],
                         );
                         a2.bias.row_to_f32(0, &mut s.bias);
@@ -714,15 +729,9 @@ impl Engine {
                     &mut s.h[i * d..(i + 1) * d],
                 );
             }
-            matmul(
-                pool, simd, &l.wq, &s.h, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.q,
-            );
-            matmul(
-                pool, simd, &l.wk, &s.h, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.k,
-            );
-            matmul(
-                pool, simd, &l.wv, &s.h, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.v,
-            );
+            matmul(pool, simd, &l.wq, &s.h, n, &mut s.acts, false, &mut s.q);
+            matmul(pool, simd, &l.wk, &s.h, n, &mut s.acts, true, &mut s.k);
+            matmul(pool, simd, &l.wv, &s.h, n, &mut s.acts, true, &mut s.v);
             for (i, &(ci, p)) in rows.iter().enumerate() {
                 for head in s.q[i * d..(i + 1) * d].chunks_exact_mut(hd) {
                     crate::reference::rope(head, p, c.rope_theta);
@@ -774,13 +783,11 @@ impl Engine {
                     out.fill(0.0);
                     for (tp, sc) in scores[..len].iter().enumerate() {
                         let off = (tp * kv + kvh * hd) * eb;
-                        axpy(kvf, &vc[off..off + hd * eb], sc / sum, out);
+                        kernels::axpy(simd, kvf, &vc[off..off + hd * eb], sc / sum, out);
                     }
                 }
             });
-            matmul(
-                pool, simd, &l.wo, &s.att, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.h,
-            );
+            matmul(pool, simd, &l.wo, &s.att, n, &mut s.acts, false, &mut s.h);
             for (x, o) in s.x[..n * d].iter_mut().zip(&s.h) {
                 *x += o;
             }
@@ -798,19 +805,23 @@ impl Engine {
                 &l.w_gate,
                 &s.h,
                 n,
-                &mut s.xq,
-                &mut s.xd,
-                &mut s.xr,
+                &mut s.acts,
+                false,
                 &mut s.gate,
             );
-            matmul(
-                pool, simd, &l.w_up, &s.h, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.up,
-            );
+            matmul(pool, simd, &l.w_up, &s.h, n, &mut s.acts, true, &mut s.up);
             for (g, u) in s.gate[..n * ff].iter_mut().zip(&s.up) {
                 *g = silu(*g) * u;
             }
             matmul(
-                pool, simd, &l.w_down, &s.gate, n, &mut s.xq, &mut s.xd, &mut s.xr, &mut s.h,
+                pool,
+                simd,
+                &l.w_down,
+                &s.gate,
+                n,
+                &mut s.acts,
+                false,
+                &mut s.h,
             );
             for (x, o) in s.x[..n * d].iter_mut().zip(&s.h) {
                 *x += o;
@@ -831,9 +842,8 @@ impl Engine {
                     &model.head,
                     &s.h[..d],
                     1,
-                    &mut s.xq,
-                    &mut s.xd,
-                    &mut s.xr,
+                    &mut s.acts,
+                    false,
                     &mut s.logits,
                 );
                 let max = s.logits.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
@@ -848,9 +858,8 @@ impl Engine {
                             &lk.wk,
                             &s.h[..d],
                             1,
-                            &mut s.xq,
-                            &mut s.xd,
-                            &mut s.xr,
+                            &mut s.acts,
+                            false,
                             &mut s.k,
                         );
                         matmul(
@@ -859,9 +868,8 @@ impl Engine {
                             &lk.wv,
                             &s.h[..d],
                             1,
-                            &mut s.xq,
-                            &mut s.xd,
-                            &mut s.xr,
+                            &mut s.acts,
+                            false,
                             &mut s.v,
                         );
                         for head in s.k[..kv].chunks_exact_mut(hd) {
@@ -905,9 +913,8 @@ impl Engine {
                 &model.head,
                 &s.h[..n * d],
                 n,
-                &mut s.xq,
-                &mut s.xd,
-                &mut s.xr,
+                &mut s.acts,
+                false,
                 &mut s.all_logits,
             );
             s.logits
@@ -921,9 +928,8 @@ impl Engine {
                 &model.head,
                 &s.h[..d],
                 1,
-                &mut s.xq,
-                &mut s.xd,
-                &mut s.xr,
+                &mut s.acts,
+                false,
                 &mut s.logits,
             );
         }

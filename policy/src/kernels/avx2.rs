@@ -157,7 +157,7 @@ pub unsafe fn dot(
 /// Q8_0 or Q4_0 row against four Q8 activation vectors at once (prefill):
 /// each weight block is loaded, unpacked and sign-split once for all four.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn dot4_q8(format: Format, row: &[u8], xq: [&[i8]; 4], xd: [&[f32]; 4]) -> [f32; 4] {
+unsafe fn dot4_q8(format: Format, row: &[u8], xq: [&[i8]; 4], xd: [&[f32]; 4]) -> [f32; 4] {
     let bb = format.block_bytes();
     let nb = (row.len() / bb).min(xd.iter().map(|d| d.len()).min().unwrap_or(0));
     let rp = row.as_ptr();
@@ -189,6 +189,91 @@ pub unsafe fn dot4_q8(format: Format, row: &[u8], xq: [&[i8]; 4], xd: [&[f32]; 4
     acc.map(|a| hsum(_mm256_add_ps(a[0], a[1])))
 }
 
+/// One F32, F16 or BF16 row against four f32 activation vectors: each
+/// 8-value piece of the row is loaded and widened once for all four. Same
+/// accumulators and order as `dot`, so bit-identical to four `dot` calls.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot4_float(format: Format, row: &[u8], xs: [&[f32]; 4]) -> [f32; 4] {
+    let es = if format == Format::F32 { 4 } else { 2 };
+    let n = xs.iter().fold(row.len() / es, |m, x| m.min(x.len()));
+    let rp = row.as_ptr();
+    let load = |p: *const u8| -> __m256 {
+        match format {
+            Format::F32 => _mm256_loadu_ps(p as *const f32),
+            Format::F16 => _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)),
+            _ => {
+                let h = _mm_loadu_si128(p as *const __m128i);
+                _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+            }
+        }
+    };
+    let mut acc = [[_mm256_setzero_ps(); 2]; 4];
+    let mut i = 0;
+    while i + 16 <= n {
+        let w0 = load(rp.add(es * i));
+        let w1 = load(rp.add(es * (i + 8)));
+        for t in 0..4 {
+            let xp = xs[t].as_ptr();
+            acc[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xp.add(i)), acc[t][0]);
+            acc[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xp.add(i + 8)), acc[t][1]);
+        }
+        i += 16;
+    }
+    let mut out = [0.0f32; 4];
+    for t in 0..4 {
+        let mut s = hsum(_mm256_add_ps(acc[t][0], acc[t][1]));
+        if format == Format::F32 {
+            for j in i..n {
+                let b = &row[4 * j..4 * j + 4];
+                s += f32::from_le_bytes([b[0], b[1], b[2], b[3]]) * xs[t][j];
+            }
+        } else if i < n {
+            s += super::portable_dot(format, &row[2 * i..], 1.0, &xs[t][i..], &[], &[]);
+        }
+        out[t] = s;
+    }
+    out
+}
+
+/// One NF4, MXFP4 or NVFP4 row against four f32 activation vectors: each
+/// block is unpacked once for all four (same order as `dot`).
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn dot4_unpacked(
+    format: Format,
+    row: &[u8],
+    tensor_scale: f32,
+    xs: [&[f32]; 4],
+) -> [f32; 4] {
+    let (bv, bb) = (format.block_values(), format.block_bytes());
+    let mut buf = [0.0f32; 64];
+    let mut acc = [0.0f32; 4];
+    for (b, blk) in row.chunks_exact(bb).enumerate() {
+        crate::quant::dequantize_row(format, blk, tensor_scale, &mut buf[..bv]);
+        for t in 0..4 {
+            acc[t] += dot_f32(&buf[..bv], &xs[t][b * bv..(b + 1) * bv]);
+        }
+    }
+    acc
+}
+
+/// One row of any format against four activation vectors, bit-identical
+/// to four `dot` calls: the prefill and batch tile.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot4(
+    format: Format,
+    row: &[u8],
+    tensor_scale: f32,
+    xs: [&[f32]; 4],
+    xq: [&[i8]; 4],
+    xd: [&[f32]; 4],
+) -> [f32; 4] {
+    match format {
+        Format::Q8_0 | Format::Q4_0 => dot4_q8(format, row, xq, xd),
+        Format::F32 | Format::F16 | Format::BF16 => dot4_float(format, row, xs),
+        Format::NF4 | Format::MXFP4 | Format::NVFP4 => dot4_unpacked(format, row, tensor_scale, xs),
+    }
+}
+
 /// `out[i] = row(first_row + i) · x` for consecutive rows: the decode matvec.
 /// The loop sits inside the target-feature region so `dot` inlines into it.
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -208,9 +293,9 @@ pub unsafe fn dot_rows(
     }
 }
 
-/// Prefill: rows `first_row..first_row + k` (packed in `rows`) against `n`
-/// activation vectors; `out[i·out_stride + r]`. Q8 formats take four
-/// vectors per weight-block load.
+/// Prefill and batch steps: rows `first_row..first_row + k` (packed in
+/// `rows`) against `n` activation vectors; `out[i·out_stride + r]`. Every
+/// format takes four vectors per weight load.
 ///
 /// # Safety
 /// AVX2/FMA/F16C present; `out` valid for `n·out_stride` writes, and no other
@@ -236,15 +321,16 @@ pub unsafe fn matmul_rows(
     for (k, row) in rows.chunks_exact(row_bytes).enumerate() {
         let r = first_row + k;
         let mut i = 0;
-        while q8 && i + 4 <= n {
-            let qs = |t: usize| &xq[(i + t) * cols..(i + t + 1) * cols];
-            let ds = |t: usize| &xd[(i + t) * nb..(i + t + 1) * nb];
-            let v = dot4_q8(
-                format,
-                row,
-                [qs(0), qs(1), qs(2), qs(3)],
-                [ds(0), ds(1), ds(2), ds(3)],
-            );
+        while i + 4 <= n {
+            let x = |t: usize| &xs[(i + t) * cols..(i + t + 1) * cols];
+            let (qs, ds): ([&[i8]; 4], [&[f32]; 4]) = if q8 {
+                let q = |t: usize| &xq[(i + t) * cols..(i + t + 1) * cols];
+                let d = |t: usize| &xd[(i + t) * nb..(i + t + 1) * nb];
+                ([q(0), q(1), q(2), q(3)], [d(0), d(1), d(2), d(3)])
+            } else {
+                ([&[]; 4], [&[]; 4])
+            };
+            let v = dot4(format, row, tensor_scale, [x(0), x(1), x(2), x(3)], qs, ds);
             for (t, v) in v.into_iter().enumerate() {
                 *out.add((i + t) * out_stride + r) = v;
             }
@@ -265,5 +351,69 @@ pub unsafe fn matmul_rows(
                 d,
             );
         }
+    }
+}
+
+/// `quantize_q8` with AVX2, ggml's SIMD quantize_row_q8_0: the same
+/// multiply and round-half-to-even, so bit-identical to the scalar form.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn quantize_q8(x: &[f32], qs: &mut [i8], ds: &mut [f32]) {
+    let nb = (x.len() / 32).min(qs.len() / 32).min(ds.len());
+    let sign = _mm256_set1_ps(-0.0);
+    let perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for b in 0..nb {
+        let xp = x.as_ptr().add(b * 32);
+        let v = [0, 8, 16, 24].map(|o| _mm256_loadu_ps(xp.add(o)));
+        let m = v.iter().fold(_mm256_setzero_ps(), |m, v| {
+            _mm256_max_ps(m, _mm256_andnot_ps(sign, *v))
+        });
+        let amax = {
+            let h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+            let h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+            _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)))
+        };
+        let id = _mm256_set1_ps(if amax != 0.0 { 127.0 / amax } else { 0.0 });
+        let i = v.map(|v| {
+            _mm256_cvtps_epi32(_mm256_round_ps(
+                _mm256_mul_ps(v, id),
+                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC,
+            ))
+        });
+        let p = _mm256_packs_epi16(
+            _mm256_packs_epi32(i[0], i[1]),
+            _mm256_packs_epi32(i[2], i[3]),
+        );
+        let p = _mm256_permutevar8x32_epi32(p, perm);
+        _mm256_storeu_si256(qs.as_mut_ptr().add(b * 32) as *mut __m256i, p);
+        ds[b] = half::f16::from_f32(amax / 127.0).to_f32();
+    }
+}
+
+/// `out += a · v`, `v` a K/V cache row in F32, F16 or BF16 (attention's
+/// weighted sum of values).
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn axpy(format: Format, v: &[u8], a: f32, out: &mut [f32]) {
+    let es = if format == Format::F32 { 4 } else { 2 };
+    let n = (v.len() / es).min(out.len());
+    let (vp, op) = (v.as_ptr(), out.as_mut_ptr());
+    let av = _mm256_set1_ps(a);
+    let mut i = 0;
+    while i + 8 <= n {
+        let w = match format {
+            Format::F32 => _mm256_loadu_ps(vp.add(4 * i) as *const f32),
+            Format::F16 => _mm256_cvtph_ps(_mm_loadu_si128(vp.add(2 * i) as *const __m128i)),
+            _ => {
+                let h = _mm_loadu_si128(vp.add(2 * i) as *const __m128i);
+                _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+            }
+        };
+        _mm256_storeu_ps(
+            op.add(i),
+            _mm256_fmadd_ps(av, w, _mm256_loadu_ps(op.add(i))),
+        );
+        i += 8;
+    }
+    if i < n {
+        super::portable_axpy(format, &v[es * i..], a, &mut out[i..]);
     }
 }
