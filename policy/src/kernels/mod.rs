@@ -390,8 +390,8 @@ mod tests {
         let mut x = rng.normal_vec(32 * 64, 3.0);
         // Exact ties (k + 0.5 after scaling by 127/amax = 1) and an all-zero block.
         x[0] = 127.0;
-        for k in 1..32 {
-            x[k] = k as f32 + 0.5;
+        for (k, v) in x.iter_mut().enumerate().take(32).skip(1) {
+            *v = k as f32 + 0.5;
         }
         x[32..64].fill(0.0);
         let (mut q1, mut d1) = (vec![0i8; x.len()], vec![0f32; x.len() / 32]);
