@@ -66,7 +66,7 @@ fn print_result(r: &CommandResult, json: bool) {
 
 pub fn run(args: ListenArgs) -> Result<()> {
     let mut source: Box<dyn AudioSource> = if let Some(path) = &args.wav {
-        Box::new(WavSource::open(path)?)
+        Box::new(WavSource::open_salvaging(path)?)
     } else if let Some(path) = &args.mcap {
         Box::new(McapAudioSource::open(
             path,

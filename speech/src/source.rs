@@ -278,13 +278,28 @@ pub struct WavSource {
     chunk_samples: usize,
     pub source_rate_hz: u32,
     pub source_channels: u16,
+    /// With [`WavSource::open_salvaging`]: the cut, reported after the audio before it.
+    deferred_error: Option<SourceError>,
 }
 
 impl WavSource {
     /// Default chunk: 20 ms at 16 kHz, a typical capture period.
     pub const DEFAULT_CHUNK: usize = 320;
 
+    /// The whole file; a truncated or corrupt file is an error.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
+        let source = Self::open_salvaging(path)?;
+        match source.deferred_error {
+            Some(e) => Err(e),
+            None => Ok(source),
+        }
+    }
+
+    /// Like [`WavSource::open`], but a file cut short (a recorder that died)
+    /// still plays every whole frame before the cut; `read_chunk` returns the
+    /// truncation error after the last of them, so nothing recorded is lost
+    /// and the cut is still reported.
+    pub fn open_salvaging(path: &Path) -> Result<Self, SourceError> {
         let reader = hound::WavReader::open(path).map_err(|source| SourceError::Open {
             path: path.to_path_buf(),
             source,
@@ -299,21 +314,37 @@ impl WavSource {
             source,
         };
         let mut interleaved = Vec::with_capacity(reader.len() as usize);
+        let mut deferred_error = None;
         match spec.sample_format {
             hound::SampleFormat::Float => {
                 for s in reader.into_samples::<f32>() {
-                    let frames = interleaved.len() / usize::from(spec.channels);
-                    interleaved.push(s.map_err(|e| corrupt(frames, e))?);
+                    match s {
+                        Ok(v) => interleaved.push(v),
+                        Err(e) => {
+                            let frames = interleaved.len() / usize::from(spec.channels);
+                            deferred_error = Some(corrupt(frames, e));
+                            break;
+                        }
+                    }
                 }
             }
             hound::SampleFormat::Int => {
                 let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
                 for s in reader.into_samples::<i32>() {
-                    let frames = interleaved.len() / usize::from(spec.channels);
-                    interleaved.push(s.map_err(|e| corrupt(frames, e))? as f32 * scale);
+                    match s {
+                        Ok(v) => interleaved.push(v as f32 * scale),
+                        Err(e) => {
+                            let frames = interleaved.len() / usize::from(spec.channels);
+                            deferred_error = Some(corrupt(frames, e));
+                            break;
+                        }
+                    }
                 }
             }
         }
+        // Only whole frames: a cut inside a frame would shift the channels.
+        interleaved
+            .truncate(interleaved.len() / usize::from(spec.channels) * usize::from(spec.channels));
         let mut mono = Vec::with_capacity(interleaved.len() / usize::from(spec.channels));
         mix_to_mono(&interleaved, usize::from(spec.channels), &mut mono);
         let mut resampler = To16k::new(spec.sample_rate)?;
@@ -326,6 +357,7 @@ impl WavSource {
             chunk_samples: Self::DEFAULT_CHUNK,
             source_rate_hz: spec.sample_rate,
             source_channels: spec.channels,
+            deferred_error,
         })
     }
 
@@ -342,7 +374,10 @@ impl WavSource {
 impl AudioSource for WavSource {
     fn read_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, SourceError> {
         if self.pos >= self.samples.len() {
-            return Ok(false);
+            return match self.deferred_error.take() {
+                Some(e) => Err(e),
+                None => Ok(false),
+            };
         }
         let end = (self.pos + self.chunk_samples).min(self.samples.len());
         out.extend_from_slice(&self.samples[self.pos..end]);
@@ -567,8 +602,34 @@ mod tests {
         let err = WavSource::open(&path)
             .err()
             .expect("truncated file must fail");
-        std::fs::remove_file(&path).unwrap();
         assert!(err.to_string().contains("truncated"), "{err}");
+
+        // Salvaging: the audio before the cut (about half a second) plays,
+        // then the same error comes.
+        let mut salvaged = WavSource::open_salvaging(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut played = Vec::new();
+        let end = loop {
+            match salvaged.read_chunk(&mut played) {
+                Ok(true) => {}
+                other => break other,
+            }
+        };
+        let err = end.expect_err("the cut must be reported after the audio");
+        assert!(err.to_string().contains("truncated"), "{err}");
+        assert!(
+            (7_900..=8_100).contains(&played.len()),
+            "{} samples before the cut",
+            played.len()
+        );
+        // The same audio as the whole file, up to the resampler's flush at the cut.
+        let settled = played.len() - 512;
+        let max_diff = played[..settled]
+            .iter()
+            .zip(&src.samples()[..settled])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(max_diff < 1e-6, "max difference {max_diff}");
     }
 
     #[test]
