@@ -4,7 +4,8 @@
 //! (`rpc`) with the loco and motion-switcher clients (`loco`), the controller
 //! side `RobotLink` (`link`) and the robot side endpoint (`endpoint`).
 
-pub mod cdr;
+// The XCDR1 codec lives in core (recordings use it too); `tendon_bridge::cdr` stays its path here.
+pub use tendon_core::cdr;
 pub mod crc;
 pub mod dds;
 pub mod endpoint;

@@ -15,6 +15,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
+use tendon_core::cdr::{CdrError, CdrReader, CdrWriter};
 use tendon_core::time::MonoTime;
 
 use crate::error::PerceptionError;
@@ -58,52 +59,29 @@ pub enum FrameEncoding {
     Jpeg { quality: u8 },
 }
 
-/// CDR little-endian encapsulation (XCDR1), as ROS 2 writes it.
-const CDR_LE_HEADER: [u8; 4] = [0x00, 0x01, 0x00, 0x00];
-
-/// CDR writer: alignment counts from the end of the encapsulation header.
-struct CdrOut<'a>(&'a mut Vec<u8>);
-
-impl CdrOut<'_> {
-    /// Clears `out` and writes the encapsulation and the `std_msgs/Header`.
-    fn start<'b>(out: &'b mut Vec<u8>, capture_time: MonoTime, frame_id: &str) -> CdrOut<'b> {
-        out.clear();
-        out.extend_from_slice(&CDR_LE_HEADER);
-        let mut w = CdrOut(out);
-        let ns = capture_time.ns;
-        w.u32((ns / 1_000_000_000) as u32); // int32 sec: monotonic time, far from overflow
-        w.u32((ns % 1_000_000_000) as u32);
-        w.string(frame_id);
-        w
-    }
-
-    fn align(&mut self, n: usize) {
-        while (self.0.len() - 4) % n != 0 {
-            self.0.push(0);
-        }
-    }
-    fn u32(&mut self, v: u32) {
-        self.align(4);
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-    fn string(&mut self, s: &str) {
-        self.u32(s.len() as u32 + 1);
-        self.0.extend_from_slice(s.as_bytes());
-        self.0.push(0);
-    }
+/// Clears `out`, writes the encapsulation and the `std_msgs/Header`, and
+/// returns the writer for the rest of the message.
+fn start_message<'a>(
+    out: &'a mut Vec<u8>,
+    capture_time: MonoTime,
+    frame_id: &str,
+) -> CdrWriter<'a> {
+    let mut w = CdrWriter::payload(out);
+    w.time_ns(capture_time.ns);
+    w.string(frame_id);
+    w
 }
 
 /// Encodes `frame` as a CDR `sensor_msgs/msg/Image` into `out` (cleared
 /// first; reuse it across frames).
 pub fn encode_image_message(frame: &Frame, frame_id: &str, out: &mut Vec<u8>) {
-    let mut w = CdrOut::start(out, frame.capture_time, frame_id);
+    let mut w = start_message(out, frame.capture_time, frame_id);
     w.u32(frame.height_px as u32);
     w.u32(frame.width_px as u32);
     w.string(frame.format.ros_encoding());
-    w.0.push(0); // is_bigendian
+    w.u8(0); // is_bigendian
     w.u32((frame.width_px * frame.format.bytes_per_pixel()) as u32);
-    w.u32(frame.pixels.len() as u32);
-    w.0.extend_from_slice(&frame.pixels);
+    w.byte_seq(&frame.pixels);
 }
 
 /// Encodes `frame` as a CDR `sensor_msgs/msg/CompressedImage` with format
@@ -123,84 +101,27 @@ pub fn encode_jpeg_message(
             image::ExtendedColorType::Rgb8,
         )
         .map_err(|e| format!("JPEG encoding failed: {e}"))?;
-    let mut w = CdrOut::start(out, frame.capture_time, frame_id);
+    let mut w = start_message(out, frame.capture_time, frame_id);
     w.string("jpeg");
-    w.u32(jpeg.len() as u32);
-    w.0.extend_from_slice(&jpeg);
+    w.byte_seq(&jpeg);
     Ok(())
 }
 
 /// Decodes a CDR `sensor_msgs/msg/CompressedImage` (JPEG or PNG) into an
 /// RGB8 frame stamped with the header time.
 pub fn decode_compressed_message(data: &[u8]) -> Result<Frame, String> {
-    let mut r = CdrIn::start(data)?;
-    let ns = r.stamp_ns()?;
-    r.string("header.frame_id")?;
-    let format = r.string("format")?;
-    let len = r.u32("data length")? as usize;
-    let bytes = r.bytes(len, "data")?;
+    let cdr = |e: CdrError| e.to_string();
+    let mut r = CdrReader::payload(data, COMPRESSED_IMAGE_SCHEMA_NAME).map_err(cdr)?;
+    let ns = r.time_ns().map_err(cdr)?;
+    r.str_ref().map_err(cdr)?; // header.frame_id
+    let format = r.str_ref().map_err(cdr)?;
+    let bytes = r.byte_seq_ref().map_err(cdr)?;
     let rgb = image::load_from_memory(bytes)
         .map_err(|e| format!("its '{format}' data does not decode as JPEG or PNG: {e}"))?
         .into_rgb8();
     let (width_px, height_px) = (rgb.width() as usize, rgb.height() as usize);
     Frame::new_rgb8(MonoTime::from_ns(ns), width_px, height_px, rgb.into_raw())
         .map_err(|e| e.to_string())
-}
-
-/// CDR reader over one message; every read is bounds-checked.
-struct CdrIn<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> CdrIn<'a> {
-    fn start(data: &'a [u8]) -> Result<CdrIn<'a>, String> {
-        if data.len() < 4 || data[..2] != CDR_LE_HEADER[..2] {
-            return Err(format!(
-                "it does not start with the little-endian CDR header 00 01 (got {:02x?})",
-                &data[..data.len().min(4)]
-            ));
-        }
-        Ok(CdrIn { buf: data, pos: 4 })
-    }
-
-    fn stamp_ns(&mut self) -> Result<u64, String> {
-        let sec = self.u32("header.stamp.sec")?;
-        let nanosec = self.u32("header.stamp.nanosec")?;
-        Ok(sec as u64 * 1_000_000_000 + nanosec as u64)
-    }
-
-    fn align(&mut self, n: usize) {
-        let rel = self.pos - 4;
-        self.pos += (n - rel % n) % n;
-    }
-    fn bytes(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| {
-                format!(
-                    "{what} needs {n} bytes at offset {} but the message has {}",
-                    self.pos,
-                    self.buf.len()
-                )
-            })?;
-        let b = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(b)
-    }
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        self.align(4);
-        let b = self.bytes(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn string(&mut self, what: &str) -> Result<&'a str, String> {
-        let len = self.u32(what)? as usize;
-        let b = self.bytes(len, what)?;
-        let b = b.strip_suffix(&[0]).unwrap_or(b);
-        std::str::from_utf8(b).map_err(|_| format!("{what} is not UTF-8"))
-    }
 }
 
 /// What a decoded message holds before it becomes a [`Frame`].
@@ -210,16 +131,17 @@ enum Decoded {
 }
 
 fn decode(data: &[u8]) -> Result<Decoded, String> {
-    let mut r = CdrIn::start(data)?;
-    let ns = r.stamp_ns()?;
-    r.string("header.frame_id")?;
-    let height_px = r.u32("height")? as usize;
-    let width_px = r.u32("width")? as usize;
-    let encoding = r.string("encoding")?;
-    r.bytes(1, "is_bigendian")?;
-    let step = r.u32("step")? as usize;
-    let len = r.u32("data length")? as usize;
-    let pixels = r.bytes(len, "data")?;
+    let cdr = |e: CdrError| e.to_string();
+    let mut r = CdrReader::payload(data, IMAGE_SCHEMA_NAME).map_err(cdr)?;
+    let ns = r.time_ns().map_err(cdr)?;
+    r.str_ref().map_err(cdr)?; // header.frame_id
+    let height_px = r.u32().map_err(cdr)? as usize;
+    let width_px = r.u32().map_err(cdr)? as usize;
+    let encoding = r.str_ref().map_err(cdr)?;
+    r.u8().map_err(cdr)?; // is_bigendian
+    let step = r.u32().map_err(cdr)? as usize;
+    let pixels = r.byte_seq_ref().map_err(cdr)?;
+    let len = pixels.len();
     let swap_rb = match encoding {
         "rgb8" => false,
         "bgr8" => true,

@@ -29,6 +29,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 
+use tendon_core::cdr::{CdrError, CdrReader, CdrWriter};
 use tendon_core::time::MonoTime;
 
 use crate::source::{AudioSource, BlocksTo16k, SourceError};
@@ -51,8 +52,6 @@ uint32 nanosec
 pub const DEFAULT_AUDIO_TOPIC: &str = "/audio";
 /// How far back in log time a block may arrive and still be put in order.
 pub const REORDER_WINDOW_NS: u64 = 1_000_000_000;
-/// CDR little-endian encapsulation (XCDR1), as ROS 2 writes it.
-const CDR_LE_HEADER: [u8; 4] = [0x00, 0x01, 0x00, 0x00];
 
 /// How samples are stored in a message's `data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,27 +111,12 @@ pub fn encode_raw_audio_message(
     data: &[u8],
     out: &mut Vec<u8>,
 ) {
-    out.clear();
-    out.extend_from_slice(&CDR_LE_HEADER);
-    let ns = capture_time.ns;
-    // int32 sec: monotonic time, decades from overflow.
-    put_u32(out, (ns / 1_000_000_000) as u32);
-    put_u32(out, (ns % 1_000_000_000) as u32);
-    put_u32(out, data.len() as u32);
-    out.extend_from_slice(data);
-    put_u32(out, format.len() as u32 + 1);
-    out.extend_from_slice(format.as_bytes());
-    out.push(0);
-    put_u32(out, sample_rate_hz);
-    put_u32(out, channels);
-}
-
-/// Appends `v` aligned to 4 bytes from the end of the encapsulation header.
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    while (out.len() - CDR_LE_HEADER.len()) % 4 != 0 {
-        out.push(0);
-    }
-    out.extend_from_slice(&v.to_le_bytes());
+    let mut w = CdrWriter::payload(out);
+    w.time_ns(capture_time.ns);
+    w.byte_seq(data);
+    w.string(format);
+    w.u32(sample_rate_hz);
+    w.u32(channels);
 }
 
 /// What a message holds, before its format is checked.
@@ -144,57 +128,16 @@ struct RawAudio<'a> {
     channels: u32,
 }
 
-/// Bounds-checked CDR reads over one message.
-struct Cdr<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Cdr<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or_else(|| {
-                format!(
-                    "{what} needs {n} bytes at offset {} but the message has {}",
-                    self.pos,
-                    self.buf.len()
-                )
-            })?;
-        let b = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(b)
-    }
-
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        self.pos += (4 - (self.pos - CDR_LE_HEADER.len()) % 4) % 4;
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-}
-
 fn parse_raw_audio(msg: &[u8]) -> Result<RawAudio<'_>, String> {
-    if msg.len() < 4 || msg[..2] != CDR_LE_HEADER[..2] {
-        return Err(format!(
-            "it does not start with the little-endian CDR header 00 01 (got {:02x?})",
-            &msg[..msg.len().min(4)]
-        ));
-    }
-    let mut r = Cdr { buf: msg, pos: 4 };
-    let sec = r.u32("timestamp.sec")?;
-    let nanosec = r.u32("timestamp.nanosec")?;
-    let len = r.u32("data length")? as usize;
-    let data = r.take(len, "data")?;
-    let format_len = r.u32("format length")? as usize;
-    let format = r.take(format_len, "format")?;
-    let format = format.strip_suffix(&[0]).unwrap_or(format);
-    let format = std::str::from_utf8(format).map_err(|_| "format is not UTF-8".to_string())?;
-    let sample_rate_hz = r.u32("sample_rate")?;
-    let channels = r.u32("number_of_channels")?;
+    let cdr = |e: CdrError| e.to_string();
+    let mut r = CdrReader::payload(msg, RAW_AUDIO_SCHEMA_NAME).map_err(cdr)?;
+    let stamp_ns = r.time_ns().map_err(cdr)?;
+    let data = r.byte_seq_ref().map_err(cdr)?;
+    let format = r.str_ref().map_err(cdr)?;
+    let sample_rate_hz = r.u32().map_err(cdr)?;
+    let channels = r.u32().map_err(cdr)?;
     Ok(RawAudio {
-        stamp_ns: u64::from(sec) * 1_000_000_000 + u64::from(nanosec),
+        stamp_ns,
         data,
         format,
         sample_rate_hz,

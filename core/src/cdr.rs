@@ -1,7 +1,7 @@
-//! XCDR1 little-endian, as CycloneDDS and Unitree's SDKs put it on the wire
-//! (g1-protocol.md §3). Each primitive is aligned to its size relative to the
-//! start of the body (after the 4-byte encapsulation header); structs are not
-//! aligned themselves.
+//! XCDR1 little-endian: what CycloneDDS and Unitree's SDKs put on the wire
+//! (g1-protocol.md §3), and what ROS 2 stores in MCAP recordings. Each
+//! primitive is aligned to its size relative to the start of the body (after
+//! the 4-byte encapsulation header); structs are not aligned themselves.
 
 /// The encapsulation header of CDR little-endian (`CDR_LE`, options 0).
 pub const ENCAPSULATION_CDR_LE: [u8; 4] = [0x00, 0x01, 0x00, 0x00];
@@ -34,6 +34,13 @@ pub enum CdrError {
         offset: usize,
         reason: &'static str,
     },
+    #[error("{type_name}: time at offset {offset} is {sec} s + {nanosec} ns; expected sec ≥ 0 and nanosec < 1e9")]
+    BadTime {
+        type_name: &'static str,
+        offset: usize,
+        sec: i32,
+        nanosec: u32,
+    },
     #[error("{type_name}: sequence at offset {offset} claims {len} elements, more than the {available} bytes left")]
     BadSequence {
         type_name: &'static str,
@@ -55,6 +62,22 @@ impl<'a> CdrWriter<'a> {
     pub fn new(out: &'a mut Vec<u8>) -> Self {
         let origin = out.len();
         CdrWriter { out, origin }
+    }
+
+    /// Clears `out`, writes the CDR_LE encapsulation header and returns a
+    /// writer for the body: a whole serialized message, as DDS sends it and
+    /// as ROS 2 stores it in MCAP.
+    pub fn payload(out: &'a mut Vec<u8>) -> Self {
+        out.clear();
+        out.extend_from_slice(&ENCAPSULATION_CDR_LE);
+        CdrWriter::new(out)
+    }
+
+    /// `builtin_interfaces/Time` (int32 sec, uint32 nanosec) from nanoseconds.
+    /// Monotonic stamps are decades from overflowing the seconds.
+    pub fn time_ns(&mut self, ns: u64) {
+        self.i32((ns / 1_000_000_000) as i32);
+        self.u32((ns % 1_000_000_000) as u32);
     }
 
     #[inline(always)]
@@ -213,7 +236,37 @@ impl<'a> CdrReader<'a> {
         Ok(a)
     }
 
+    /// A whole serialized message: checks the encapsulation header and reads
+    /// the body after it.
+    pub fn payload(payload: &'a [u8], type_name: &'static str) -> Result<Self, CdrError> {
+        Ok(CdrReader::new(
+            strip_encapsulation(payload, type_name)?,
+            type_name,
+        ))
+    }
+
+    /// `builtin_interfaces/Time` as nanoseconds; a negative time is an error.
+    pub fn time_ns(&mut self) -> Result<u64, CdrError> {
+        let offset = self.pos;
+        let sec = self.i32()?;
+        let nanosec = self.u32()?;
+        if sec < 0 || nanosec >= 1_000_000_000 {
+            return Err(CdrError::BadTime {
+                type_name: self.type_name,
+                offset,
+                sec,
+                nanosec,
+            });
+        }
+        Ok(sec as u64 * 1_000_000_000 + u64::from(nanosec))
+    }
+
     pub fn string(&mut self) -> Result<String, CdrError> {
+        self.str_ref().map(str::to_owned)
+    }
+
+    /// A string borrowed from the message (no copy).
+    pub fn str_ref(&mut self) -> Result<&'a str, CdrError> {
         let len = self.u32()? as usize;
         let offset = self.pos;
         if len == 0 {
@@ -241,7 +294,7 @@ impl<'a> CdrReader<'a> {
                 reason: "missing terminating NUL",
             });
         }
-        String::from_utf8(text.to_vec()).map_err(|_| CdrError::BadString {
+        std::str::from_utf8(text).map_err(|_| CdrError::BadString {
             type_name: self.type_name,
             offset,
             reason: "not valid UTF-8",
@@ -249,6 +302,11 @@ impl<'a> CdrReader<'a> {
     }
 
     pub fn byte_seq(&mut self) -> Result<Vec<u8>, CdrError> {
+        self.byte_seq_ref().map(<[u8]>::to_vec)
+    }
+
+    /// A `sequence<uint8>` borrowed from the message (no copy).
+    pub fn byte_seq_ref(&mut self) -> Result<&'a [u8], CdrError> {
         let len = self.u32()? as usize;
         let available = self.buf.len() - self.pos;
         if len > available {
@@ -259,7 +317,7 @@ impl<'a> CdrReader<'a> {
                 available,
             });
         }
-        Ok(self.take(1, len)?.to_vec())
+        self.take(1, len)
     }
 
     pub fn position(&self) -> usize {
@@ -401,6 +459,30 @@ mod tests {
         assert!(matches!(
             CdrReader::new(&huge, "T").byte_seq(),
             Err(CdrError::BadSequence { .. })
+        ));
+    }
+
+    #[test]
+    fn payloads_times_and_borrowed_reads_round_trip() {
+        let mut out = vec![7u8; 3];
+        let mut w = CdrWriter::payload(&mut out);
+        w.time_ns(1_700_000_123_456_789);
+        w.string("head");
+        w.byte_seq(&[1, 2, 3]);
+        assert_eq!(&out[..4], &ENCAPSULATION_CDR_LE);
+        let mut r = CdrReader::payload(&out, "T").unwrap();
+        assert_eq!(r.time_ns().unwrap(), 1_700_000_123_456_789);
+        assert_eq!(r.str_ref().unwrap(), "head");
+        assert_eq!(r.byte_seq_ref().unwrap(), &[1, 2, 3]);
+        r.finish().unwrap();
+
+        let mut bad = Vec::new();
+        let mut w = CdrWriter::payload(&mut bad);
+        w.i32(-1);
+        w.u32(0);
+        assert!(matches!(
+            CdrReader::payload(&bad, "T").unwrap().time_ns(),
+            Err(CdrError::BadTime { sec: -1, .. })
         ));
     }
 
