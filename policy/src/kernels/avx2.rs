@@ -1,6 +1,4 @@
-//! AVX2 + FMA + F16C kernels (x86-64). The Q8·Q8 and Q4·Q8 integer dot uses
-//! llama.cpp's sign trick: maddubs needs one unsigned operand, so |w| meets
-//! sign(w)·x.
+//! AVX2 + FMA + F16C kernels (x86-64).
 
 //!
 //! Safety, for every function here: the CPU has AVX2, FMA and F16C
@@ -27,15 +25,6 @@ unsafe fn hsum(v: __m256) -> f32 {
 unsafe fn f16_scalar(lo: u8, hi: u8) -> f32 {
     let bits = u16::from_le_bytes([lo, hi]) as i32;
     _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits)))
-}
-
-/// Sum of products of 32 signed bytes, as 8 f32 partial sums.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn mul_sum_i8(w: __m256i, x: __m256i) -> __m256 {
-    let aw = _mm256_sign_epi8(w, w);
-    let sx = _mm256_sign_epi8(x, w);
-    let dot16 = _mm256_maddubs_epi16(aw, sx);
-    _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, _mm256_set1_epi16(1)))
 }
 
 #[target_feature(enable = "avx2,fma,f16c")]
@@ -118,35 +107,11 @@ pub unsafe fn dot(
             }
             s
         }
-        Format::Q8_0 => {
-            // Two accumulators hide the FMA latency chain.
-            let mut acc = [_mm256_setzero_ps(); 2];
-            let nb = (row.len() / 34).min(xd.len());
-            for b in 0..nb {
-                let bp = rp.add(b * 34);
-                let d = f16_scalar(*bp, *bp.add(1)) * xd[b];
-                let w = _mm256_loadu_si256(bp.add(2) as *const __m256i);
-                let q = _mm256_loadu_si256(xq.as_ptr().add(b * 32) as *const __m256i);
-                acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(d), mul_sum_i8(w, q), acc[b & 1]);
-            }
-            hsum(_mm256_add_ps(acc[0], acc[1]))
-        }
-        Format::Q4_0 => {
-            let mut acc = [_mm256_setzero_ps(); 2];
-            let m4 = _mm_set1_epi8(0x0F);
-            let eight = _mm256_set1_epi8(8);
-            let nb = (row.len() / 18).min(xd.len());
-            for b in 0..nb {
-                let bp = rp.add(b * 18);
-                let d = f16_scalar(*bp, *bp.add(1)) * xd[b];
-                let bytes = _mm_loadu_si128(bp.add(2) as *const __m128i);
-                let lo = _mm_and_si128(bytes, m4);
-                let hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), m4);
-                let w = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), eight);
-                let q = _mm256_loadu_si256(xq.as_ptr().add(b * 32) as *const __m256i);
-                acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(d), mul_sum_i8(w, q), acc[b & 1]);
-            }
-            hsum(_mm256_add_ps(acc[0], acc[1]))
+        Format::Q8_0 | Format::Q4_0 => {
+            let nb = (row.len() / format.block_bytes())
+                .min(xd.len())
+                .min(xq.len() / 32);
+            q8_tile::<1, 1>(format, [rp], [xq.as_ptr()], [xd.as_ptr()], nb)[0][0]
         }
         Format::NF4 | Format::MXFP4 | Format::NVFP4 => {
             super::dequant_dot(format, row, tensor_scale, x, |w, x| dot_f32(w, x))
@@ -154,39 +119,80 @@ pub unsafe fn dot(
     }
 }
 
-/// Q8_0 or Q4_0 row against four Q8 activation vectors at once (prefill):
-/// each weight block is loaded, unpacked and sign-split once for all four.
+/// The integer dot of 32 unsigned by 32 signed bytes, as 8 i32 lane sums.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot4_q8(format: Format, row: &[u8], xq: [&[i8]; 4], xd: [&[f32]; 4]) -> [f32; 4] {
-    let bb = format.block_bytes();
-    let nb = (row.len() / bb).min(xd.iter().map(|d| d.len()).min().unwrap_or(0));
-    let rp = row.as_ptr();
-    // Same two-accumulator order as `dot`, so results are bit-identical to it
-    // (prefix reuse and speculative verification rely on that).
-    let mut acc = [[_mm256_setzero_ps(); 2]; 4];
+unsafe fn udot(aw: __m256i, sx: __m256i) -> __m256i {
+    _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1))
+}
+
+/// Q8_0/Q4_0 rows against Q8 activation vectors, `R` rows × `T` vectors at
+/// a time: each weight block is loaded, unpacked and sign-split once for
+/// the `T` vectors, each activation block loaded once for the `R` rows.
+/// Every (row, vector) pair has one accumulator, summed over the blocks in
+/// order, so a result does not depend on R or T: decode (R×1), prefill and
+/// batch steps (R×4) give bit-identical dots. The integer dot uses
+/// llama.cpp's sign trick (maddubs needs one unsigned operand, so |w| meets
+/// sign(w)·x).
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn q8_tile_q<const R: usize, const T: usize, const Q4: bool>(
+    rows: [*const u8; R],
+    xq: [*const i8; T],
+    xd: [*const f32; T],
+    nb: usize,
+) -> [[f32; T]; R] {
+    let bb = if Q4 { 18 } else { 34 };
     let m4 = _mm_set1_epi8(0x0F);
     let eight = _mm256_set1_epi8(8);
-    let ones = _mm256_set1_epi16(1);
+    let mut acc = [[_mm256_setzero_ps(); T]; R];
     for b in 0..nb {
-        let bp = rp.add(b * bb);
-        let dw = f16_scalar(*bp, *bp.add(1));
-        let w = if format == Format::Q8_0 {
-            _mm256_loadu_si256(bp.add(2) as *const __m256i)
-        } else {
-            let bytes = _mm_loadu_si128(bp.add(2) as *const __m128i);
-            let lo = _mm_and_si128(bytes, m4);
-            let hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), m4);
-            _mm256_sub_epi8(_mm256_set_m128i(hi, lo), eight)
-        };
-        let aw = _mm256_sign_epi8(w, w);
-        for t in 0..4 {
-            let q = _mm256_loadu_si256(xq[t].as_ptr().add(b * 32) as *const __m256i);
-            let dot16 = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(q, w));
-            let p = _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, ones));
-            acc[t][b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(dw * xd[t][b]), p, acc[t][b & 1]);
+        let mut w = [_mm256_setzero_si256(); R];
+        let mut aw = [_mm256_setzero_si256(); R];
+        let mut dw = [0.0f32; R];
+        for r in 0..R {
+            let bp = rows[r].add(b * bb);
+            dw[r] = f16_scalar(*bp, *bp.add(1));
+            w[r] = if Q4 {
+                let bytes = _mm_loadu_si128(bp.add(2) as *const __m128i);
+                let lo = _mm_and_si128(bytes, m4);
+                let hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), m4);
+                _mm256_sub_epi8(_mm256_set_m128i(hi, lo), eight)
+            } else {
+                _mm256_loadu_si256(bp.add(2) as *const __m256i)
+            };
+            aw[r] = _mm256_sign_epi8(w[r], w[r]);
+        }
+        for t in 0..T {
+            let q = _mm256_loadu_si256(xq[t].add(b * 32) as *const __m256i);
+            let dx = *xd[t].add(b);
+            for r in 0..R {
+                let p = _mm256_cvtepi32_ps(udot(aw[r], _mm256_sign_epi8(q, w[r])));
+                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * dx), p, acc[r][t]);
+            }
         }
     }
-    acc.map(|a| hsum(_mm256_add_ps(a[0], a[1])))
+    let mut out = [[0.0f32; T]; R];
+    for r in 0..R {
+        for t in 0..T {
+            out[r][t] = hsum(acc[r][t]);
+        }
+    }
+    out
+}
+
+/// `q8_tile_q` for a Q8_0 or Q4_0 row.
+#[inline]
+unsafe fn q8_tile<const R: usize, const T: usize>(
+    format: Format,
+    rows: [*const u8; R],
+    xq: [*const i8; T],
+    xd: [*const f32; T],
+    nb: usize,
+) -> [[f32; T]; R] {
+    if format == Format::Q4_0 {
+        q8_tile_q::<R, T, true>(rows, xq, xd, nb)
+    } else {
+        q8_tile_q::<R, T, false>(rows, xq, xd, nb)
+    }
 }
 
 /// One F32, F16 or BF16 row against four f32 activation vectors: each
@@ -268,7 +274,18 @@ pub unsafe fn dot4(
     xd: [&[f32]; 4],
 ) -> [f32; 4] {
     match format {
-        Format::Q8_0 | Format::Q4_0 => dot4_q8(format, row, xq, xd),
+        Format::Q8_0 | Format::Q4_0 => {
+            let nb = xd
+                .iter()
+                .fold(row.len() / format.block_bytes(), |m, d| m.min(d.len()));
+            q8_tile::<1, 4>(
+                format,
+                [row.as_ptr()],
+                xq.map(|q| q.as_ptr()),
+                xd.map(|d| d.as_ptr()),
+                nb,
+            )[0]
+        }
         Format::F32 | Format::F16 | Format::BF16 => dot4_float(format, row, xs),
         Format::NF4 | Format::MXFP4 | Format::NVFP4 => dot4_unpacked(format, row, tensor_scale, xs),
     }
@@ -288,8 +305,36 @@ pub unsafe fn dot_rows(
     xd: &[f32],
     out: &mut [f32],
 ) {
-    for (o, row) in out.iter_mut().zip(rows.chunks_exact(row_bytes)) {
-        *o = dot(format, row, tensor_scale, x, xq, xd);
+    let n_rows = out.len().min(rows.len() / row_bytes.max(1));
+    let mut k = 0;
+    if matches!(format, Format::Q8_0 | Format::Q4_0) {
+        let nb = (row_bytes / format.block_bytes())
+            .min(xd.len())
+            .min(xq.len() / 32);
+        let rp = |k: usize| rows.as_ptr().add(k * row_bytes);
+        while k + 4 <= n_rows {
+            let v = q8_tile::<4, 1>(
+                format,
+                [rp(k), rp(k + 1), rp(k + 2), rp(k + 3)],
+                [xq.as_ptr()],
+                [xd.as_ptr()],
+                nb,
+            );
+            for r in 0..4 {
+                out[k + r] = v[r][0];
+            }
+            k += 4;
+        }
+    }
+    for k in k..n_rows {
+        out[k] = dot(
+            format,
+            &rows[k * row_bytes..(k + 1) * row_bytes],
+            tensor_scale,
+            x,
+            xq,
+            xd,
+        );
     }
 }
 
@@ -318,7 +363,39 @@ pub unsafe fn matmul_rows(
 ) {
     let q8 = matches!(format, Format::Q8_0 | Format::Q4_0);
     let nb = cols / 32;
-    for (k, row) in rows.chunks_exact(row_bytes).enumerate() {
+    let n_rows = rows.len() / row_bytes;
+    let mut k0 = 0;
+    if q8 {
+        assert!(xq.len() >= n * cols && xd.len() >= n * nb);
+        let rp = |k: usize| rows.as_ptr().add(k * row_bytes);
+        let qp = |i: usize| xq.as_ptr().add(i * cols);
+        let dp = |i: usize| xd.as_ptr().add(i * nb);
+        while k0 + 2 <= n_rows {
+            let mut i = 0;
+            while i + 4 <= n {
+                let v = q8_tile::<2, 4>(
+                    format,
+                    [rp(k0), rp(k0 + 1)],
+                    [qp(i), qp(i + 1), qp(i + 2), qp(i + 3)],
+                    [dp(i), dp(i + 1), dp(i + 2), dp(i + 3)],
+                    nb,
+                );
+                for (r, v) in v.iter().enumerate() {
+                    for (t, v) in v.iter().enumerate() {
+                        *out.add((i + t) * out_stride + first_row + k0 + r) = *v;
+                    }
+                }
+                i += 4;
+            }
+            for i in i..n {
+                let v = q8_tile::<2, 1>(format, [rp(k0), rp(k0 + 1)], [qp(i)], [dp(i)], nb);
+                *out.add(i * out_stride + first_row + k0) = v[0][0];
+                *out.add(i * out_stride + first_row + k0 + 1) = v[1][0];
+            }
+            k0 += 2;
+        }
+    }
+    for (k, row) in rows.chunks_exact(row_bytes).enumerate().skip(k0) {
         let r = first_row + k;
         let mut i = 0;
         while i + 4 <= n {
