@@ -22,6 +22,8 @@ speech_env=$(scripts/install-speech.sh); eval "$speech_env"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+# The policy engine's NEON kernels, cross-compiled for aarch64 and run under qemu-user.
+scripts/test-aarch64.sh 2>&1 | tee -a "$log"
 # One closing line for the whole suite (cargo's last line is a doc-test run
 # that may well have 0 tests).
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

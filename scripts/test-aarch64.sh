@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The policy engine's NEON kernels on aarch64 (the Jetson's CPU), run under
+# qemu-user: tendon-policy's unit tests (every kernel against dequantize-then-
+# dot, NEON activation quantization against the portable one) and its engine
+# tests (logits against the reference pass for every format, batch, prefix
+# cache, no allocation per token), cross-compiled for aarch64-unknown-linux-gnu.
+#
+# Installs gcc-aarch64-linux-gnu and qemu-user (apt) and the aarch64 rust-std
+# (rustup). Where rustup cannot fetch rust-std (the machine's toolchain is
+# fixed and its dist server unreachable), it says so loudly and exits 0: the
+# x86-64 suite does not depend on it. A test that fails exits non-zero.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=aarch64-unknown-linux-gnu
+need=()
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+if ((${#need[@]})); then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}" >/dev/null
+fi
+if ! rustup target list --installed | grep -qx "$target"; then
+    if ! rustup target add "$target" >&2; then
+        echo "[aarch64] NOT RUN: rustup could not fetch rust-std for $target; the NEON kernels were not tested" >&2
+        exit 0
+    fi
+fi
+
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+cargo test --locked -p tendon-policy --target "$target" \
+    --lib --test engine_vs_reference --test batch --test decode_allocates_nothing \
+    --test speculative --test early_exit "$@"
