@@ -303,7 +303,12 @@ fn run_in_process(
                     .as_mut()
                     .filter(|c| cycle_count % c.every_cycles == 0)
                 {
-                    cam.record_frame(&mut sim, st.at, rec)?;
+                    // A renderer failure ends the camera stream, not the run:
+                    // the recording so far must still be finished and kept.
+                    if let Err(e) = cam.record_frame(&mut sim, st.at, rec) {
+                        eprintln!("camera recording stopped: {e:#}");
+                        camera = None;
+                    }
                 }
                 if st.fsm != last_fsm {
                     rec.record(RecordEvent::Fsm {
