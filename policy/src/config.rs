@@ -136,13 +136,13 @@ impl ModelConfig {
         if self.d_model == 0 || self.n_layers == 0 || self.n_heads == 0 || self.n_kv_heads == 0 {
             return bad("d_model, n_layers, n_heads and n_kv_heads must be positive".into());
         }
-        if self.d_model % self.n_heads != 0 || self.head_dim() % 2 != 0 {
+        if !self.d_model.is_multiple_of(self.n_heads) || !self.head_dim().is_multiple_of(2) {
             return bad(format!(
                 "d_model {} must split into {} heads of even width",
                 self.d_model, self.n_heads
             ));
         }
-        if self.n_heads % self.n_kv_heads != 0 {
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
             return bad(format!(
                 "n_heads {} must be a multiple of n_kv_heads {} (grouped-query attention)",
                 self.n_heads, self.n_kv_heads

@@ -101,7 +101,7 @@ impl GgufBuilder {
         self.infos.extend(ty.to_le_bytes());
         self.infos.extend((self.data.len() as u64).to_le_bytes());
         self.data.extend(bytes);
-        while self.data.len() % 32 != 0 {
+        while !self.data.len().is_multiple_of(32) {
             self.data.push(0);
         }
         self.n_tensors += 1;
@@ -114,7 +114,7 @@ impl GgufBuilder {
         f.extend(self.n_kv.to_le_bytes());
         f.extend(self.kv);
         f.extend(self.infos);
-        while f.len() % 32 != 0 {
+        while !f.len().is_multiple_of(32) {
             f.push(0);
         }
         f.extend(self.data);

@@ -106,7 +106,7 @@ impl Format {
     /// Bytes of one packed row of `cols` values.
     pub fn row_bytes(self, cols: usize) -> Result<usize> {
         let block = self.block_values();
-        if cols % block != 0 {
+        if !cols.is_multiple_of(block) {
             return Err(PolicyError::RowNotBlockAligned {
                 format: self,
                 block,
@@ -128,7 +128,7 @@ pub struct Packed {
 /// Packs `values` (rows of `cols`) into `format`.
 pub fn quantize(format: Format, values: &[f32], cols: usize) -> Result<Packed> {
     let row_bytes = format.row_bytes(cols)?;
-    if cols == 0 || values.len() % cols != 0 {
+    if cols == 0 || !values.len().is_multiple_of(cols) {
         return Err(PolicyError::Input(format!(
             "cannot quantize {} values as rows of {cols}",
             values.len()

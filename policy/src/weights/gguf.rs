@@ -302,7 +302,8 @@ impl GgufFile {
             .checked_mul(rows)
             .ok_or_else(|| corrupt(format!("tensor '{}' is impossibly large", info.name)))?;
         let start = self.data_offset as u64 + info.offset;
-        if info.offset % self.alignment != 0 || start + len as u64 > self.map.len() as u64 {
+        if !info.offset.is_multiple_of(self.alignment) || start + len as u64 > self.map.len() as u64
+        {
             return Err(corrupt(format!(
                 "tensor '{}' at offset {} ({len} bytes) lies outside the data section or is misaligned (file is {} bytes)",
                 info.name,
