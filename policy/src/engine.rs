@@ -78,6 +78,8 @@ struct Scratch {
     /// One row of attention scores per thread.
     scores: Vec<f32>,
     logits: Vec<f32>,
+    /// RoPE (cos, sin) pairs of the position being rotated, [head_dim].
+    rope: Vec<f32>,
     /// Logits of every position of the last chunk (`forward_all`), [max_batch, vocab].
     all_logits: Vec<f32>,
     bias: Vec<f32>,
@@ -329,6 +331,27 @@ fn rms_norm(x: &[f32], w: &Tensor, eps: f32, out: &mut [f32]) {
     }
 }
 
+/// (cos, sin) of each RoPE pair's angle at `pos`, computed as the reference's
+/// `rope` does (same bits), once per position for all heads.
+fn rope_angles(pos: usize, theta: f32, cs: &mut [f32]) {
+    let hd = cs.len();
+    for (i, pair) in cs.chunks_exact_mut(2).enumerate() {
+        let freq = theta.powf(-2.0 * i as f32 / hd as f32);
+        let (s, c) = (pos as f32 * freq).sin_cos();
+        pair[0] = c;
+        pair[1] = s;
+    }
+}
+
+fn rope_rotate(x: &mut [f32], cs: &[f32]) {
+    for (p, a) in x.chunks_exact_mut(2).zip(cs.chunks_exact(2)) {
+        let (c, s) = (a[0], a[1]);
+        let (x0, x1) = (p[0], p[1]);
+        p[0] = x0 * c - x1 * s;
+        p[1] = x0 * s + x1 * c;
+    }
+}
+
 fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
 }
@@ -432,6 +455,7 @@ impl Engine {
                 },
                 scores: vec![0.0; threads * capacity],
                 logits: vec![0.0; c.vocab_size()],
+                rope: vec![0.0; c.head_dim()],
                 all_logits: vec![0.0; b * c.vocab_size()],
                 bias: vec![0.0; d],
             },
@@ -733,11 +757,12 @@ impl Engine {
             matmul(pool, simd, &l.wk, &s.h, n, &mut s.acts, true, &mut s.k);
             matmul(pool, simd, &l.wv, &s.h, n, &mut s.acts, true, &mut s.v);
             for (i, &(ci, p)) in rows.iter().enumerate() {
+                rope_angles(p, c.rope_theta, &mut s.rope);
                 for head in s.q[i * d..(i + 1) * d].chunks_exact_mut(hd) {
-                    crate::reference::rope(head, p, c.rope_theta);
+                    rope_rotate(head, &s.rope);
                 }
                 for head in s.k[i * kv..(i + 1) * kv].chunks_exact_mut(hd) {
-                    crate::reference::rope(head, p, c.rope_theta);
+                    rope_rotate(head, &s.rope);
                 }
                 let at = p * kv * eb..(p + 1) * kv * eb;
                 let cache = &mut self.caches[ci];
@@ -872,8 +897,9 @@ impl Engine {
                             false,
                             &mut s.v,
                         );
+                        rope_angles(pos0, c.rope_theta, &mut s.rope);
                         for head in s.k[..kv].chunks_exact_mut(hd) {
-                            crate::reference::rope(head, pos0, c.rope_theta);
+                            rope_rotate(head, &s.rope);
                         }
                         let at = pos0 * kv * eb..(pos0 + 1) * kv * eb;
                         let cache = &mut self.caches[ci];
