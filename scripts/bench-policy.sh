@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # tendon-policy against llama.cpp on the same ~110M-parameter random-weight
 # Llama GGUF (F16, Q8_0, Q4_0), same threads, alternating runs (A B A B A B).
-# Prints one line per run and a median table with ratios (ours / llama.cpp).
+# Prints one line per run and a median table with ratios (ours / llama.cpp),
+# then batch-8 decode throughput (8 sequences stepped together, total tok/s)
+# against batch 1 in the same `tendon bench decode --batch 8` run.
 # usage: scripts/bench-policy.sh [THREADS] [PROMPT_TOKENS] [GEN_TOKENS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +28,13 @@ for round in 1 2 3; do
     echo "$ty llama.cpp $theirs" | tee -a "$results"
   done
 done
+for round in 1 2 3; do
+  for ty in F16 Q8_0 Q4_0; do
+    f="$DIR/llama-110m-$ty.gguf"
+    b=$("$TENDON" bench decode --model "$f" --threads "$THREADS" --prompt-tokens "$P" --gen-tokens "$G" --repeats 1 --batch 8 --json)
+    echo "$ty batch $b" | tee -a "$results"
+  done
+done
 "$PY" - "$results" <<'PYEOF'
 import json, statistics, sys
 rows = {}
@@ -40,5 +49,15 @@ for ty in ["F16", "Q8_0", "Q4_0"]:
         t = [r[phase] for r in rows[(ty, "llama.cpp")]]
         mo, mt = statistics.median(o), statistics.median(t)
         print(f"| {ty} | {phase.split('_')[0]} | {mo:.1f} ({min(o):.1f}–{max(o):.1f}) | {mt:.1f} ({min(t):.1f}–{max(t):.1f}) | {mo/mt:.2f}× |")
+print()
+print("| format | batch 1 decode median (min–max) tok/s | batch 8 total median (min–max) tok/s | batch 8 / batch 1 median (min–max) |")
+print("|---|---|---|---|")
+for ty in ["F16", "Q8_0", "Q4_0"]:
+    rs = rows[(ty, "batch")]
+    one = [r["decode_tok_s"] for r in rs]
+    eight = [r["batch_decode_tok_s"] for r in rs]
+    sp = [r["batch_speedup"] for r in rs]
+    m = statistics.median
+    print(f"| {ty} | {m(one):.1f} ({min(one):.1f}–{max(one):.1f}) | {m(eight):.1f} ({min(eight):.1f}–{max(eight):.1f}) | {m(sp):.2f}× ({min(sp):.2f}–{max(sp):.2f}) |")
 PYEOF
 rm -f "$results"
