@@ -2,9 +2,11 @@
 //! F16 (configurable) KV cache and scratch buffers sized once at creation,
 //! so a decode step allocates nothing.
 //!
-//! Prefill runs the new positions in chunks of up to `max_batch` tokens:
-//! each weight row is read once per chunk and dotted with every token
-//! (matmul); decode is the same path with one token (matvec).
+//! A pass runs rows, each an (input, KV cache, position): prefill is a chunk
+//! of up to `max_batch` consecutive positions of one cache, a `Batch` step
+//! one position in each of several caches. Each weight row is read once per
+//! pass and dotted with every row's activations (matmul); decode is the same
+//! path with one row (matvec).
 
 use std::sync::Arc;
 

@@ -1,5 +1,6 @@
-//! Fused dequantize-and-dot kernels: one packed weight row against one
-//! activation vector, without unpacking the row to memory. Q8_0 and Q4_0
+//! Fused dequantize-and-dot kernels: packed weight rows against activation
+//! vectors (one, or tiles of several rows × several vectors), without
+//! unpacking the rows to memory. Q8_0 and Q4_0
 //! rows meet activations quantized to Q8 blocks (as llama.cpp does), so the
 //! inner loop is an integer dot product; every other format meets f32
 //! activations. Each kernel has an AVX2/FMA/F16C form (x86-64, chosen at run
