@@ -292,6 +292,25 @@ unsafe fn unpacked_tile<const R: usize, const T: usize>(
     out
 }
 
+/// Widest Q4_0 row (in blocks of 32) that `matmul_rows` widens on the stack.
+const WIDE_BLOCKS: usize = 256;
+
+/// Q4_0 blocks → Q8_0 blocks holding the same values (nibble − 8).
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn widen_q4_0(src: &[u8], dst: &mut [u8]) {
+    let m4 = _mm_set1_epi8(0x0F);
+    let eight = _mm256_set1_epi8(8);
+    for (b, d) in src.chunks_exact(18).zip(dst.chunks_exact_mut(34)) {
+        let bytes = _mm_loadu_si128(b.as_ptr().add(2) as *const __m128i);
+        let lo = _mm_and_si128(bytes, m4);
+        let hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), m4);
+        let w = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), eight);
+        d[0] = b[0];
+        d[1] = b[1];
+        _mm256_storeu_si256(d.as_mut_ptr().add(2) as *mut __m256i, w);
+    }
+}
+
 /// Asks for `bytes[from..to]` (clamped) to be brought into cache: the next
 /// tile's rows, so their loads overlap this tile's arithmetic. Decode reads
 /// every weight once, and the hardware prefetcher alone left it waiting on
@@ -392,12 +411,39 @@ pub unsafe fn matmul_rows(
         let rp = |k: usize| rows.as_ptr().add(k * row_bytes);
         let qp = |i: usize| xq.as_ptr().add(i * cols);
         let dp = |i: usize| xd.as_ptr().add(i * nb);
+        // Q4_0 rows met by many vectors are widened once to Q8_0 blocks on
+        // the stack (same scale, nibble − 8 as i8): the tile then skips the
+        // nibble unpacking it would otherwise repeat for every group of four
+        // vectors, and its integers, hence its results, are unchanged.
+        let widen = format == Format::Q4_0 && n >= 8 && nb <= WIDE_BLOCKS;
+        let mut wide = [0u8; 2 * WIDE_BLOCKS * 34];
+        let wide_ptr = wide.as_mut_ptr();
+        let tile_format = if widen { Format::Q8_0 } else { format };
+        let rp = |k: usize| {
+            if widen {
+                wide_ptr.add((k & 1) * WIDE_BLOCKS * 34) as *const u8
+            } else {
+                rp(k)
+            }
+        };
         while k + 2 <= n_rows {
             prefetch_rows(rows, (k + 2) * row_bytes, (k + 4) * row_bytes);
+            if widen {
+                for r in 0..2 {
+                    let src = &rows[(k + r) * row_bytes..(k + r + 1) * row_bytes];
+                    // SAFETY: r < 2, so this is one half of `wide`, not
+                    // otherwise borrowed while the tile is not running.
+                    let dst = std::slice::from_raw_parts_mut(
+                        wide_ptr.add(r * WIDE_BLOCKS * 34),
+                        WIDE_BLOCKS * 34,
+                    );
+                    widen_q4_0(src, dst);
+                }
+            }
             let mut i = 0;
             while i + 4 <= n {
                 let v = q8_tile::<2, 4>(
-                    format,
+                    tile_format,
                     [rp(k), rp(k + 1)],
                     [qp(i), qp(i + 1), qp(i + 2), qp(i + 3)],
                     [dp(i), dp(i + 1), dp(i + 2), dp(i + 3)],
@@ -411,7 +457,7 @@ pub unsafe fn matmul_rows(
                 i += 4;
             }
             for i in i..n {
-                let v = q8_tile::<2, 1>(format, [rp(k), rp(k + 1)], [qp(i)], [dp(i)], nb);
+                let v = q8_tile::<2, 1>(tile_format, [rp(k), rp(k + 1)], [qp(i)], [dp(i)], nb);
                 *out.add(i * out_stride + first_row + k) = v[0][0];
                 *out.add(i * out_stride + first_row + k + 1) = v[1][0];
             }
