@@ -175,6 +175,7 @@ pub fn dot_rows(
 /// result bit-identical to `dot`; `None` where no multi-vector kernel
 /// exists, and the caller loops over `dot`.
 #[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 pub fn dot4(
     simd: Simd,
     format: Format,
