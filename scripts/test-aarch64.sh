@@ -31,6 +31,8 @@ fi
 
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+# Code only aarch64 compiles (the NEON kernels) is held to the same lints.
+cargo clippy --locked -q -p tendon-policy --target "$target" --all-targets -- -D warnings
 cargo test --locked -p tendon-policy --target "$target" \
     --lib --test engine_vs_reference --test batch --test decode_allocates_nothing \
-    --test speculative --test early_exit "$@"
+    --test speculative --test early_exit --test simd_dispatch "$@"
