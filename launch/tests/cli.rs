@@ -1,19 +1,9 @@
 //! The `tendon` binary's error paths: bad input gets a message that names
 //! the problem and the fix, and a non-zero exit.
 
-use std::process::Command;
+mod common;
 
-fn tendon(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tendon"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::tendon;
 
 #[test]
 fn unknown_fsm_name_lists_the_valid_ones() {

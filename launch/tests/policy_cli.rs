@@ -4,25 +4,15 @@
 //! problem.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use common::tendon;
 
 use tendon_policy::model::{component_of, Model};
 use tendon_policy::precision::{Component, PrecisionPolicy};
 use tendon_policy::quant::Format;
 use tendon_policy::testmodel::tiny_policy_config;
 use tendon_policy::weights;
-
-fn tendon(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tendon"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 struct TempDir(PathBuf);
 

@@ -4,7 +4,11 @@
 //! sequence decoded alone, and a sequence admitted mid-flight into a
 //! finished sequence's slot equal to itself alone.
 
+mod common;
+
 use std::sync::Arc;
+
+use common::CASES;
 
 use tendon_policy::batch::{Batch, SeqId};
 use tendon_policy::engine::{Engine, EngineOptions};
@@ -24,20 +28,6 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (a.iter().map(|x| x * x).sum::<f32>().sqrt()
         * b.iter().map(|x| x * x).sum::<f32>().sqrt())
 }
-
-/// The same (format, KV format, tolerance) cases as engine_vs_reference.rs.
-const CASES: [(Format, Format, f32); 10] = [
-    (Format::F32, Format::F32, 1e-4),
-    (Format::F32, Format::F16, 1e-2),
-    (Format::F32, Format::BF16, 3e-2),
-    (Format::F16, Format::F16, 1e-2),
-    (Format::BF16, Format::F16, 1e-2),
-    (Format::Q8_0, Format::F16, 4e-2),
-    (Format::Q4_0, Format::F16, 4e-2),
-    (Format::NF4, Format::F16, 1e-2),
-    (Format::MXFP4, Format::F16, 1e-2),
-    (Format::NVFP4, Format::F16, 1e-2),
-];
 
 /// Five prompts of different lengths; the first carries vision and state inputs.
 fn prompts(feats: &[Vec<f32>]) -> Vec<Vec<Input<'_>>> {

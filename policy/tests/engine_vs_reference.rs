@@ -2,7 +2,11 @@
 //! weight format, every KV format, one thread and several, and the prefill
 //! (batched) and decode (one token) paths.
 
+mod common;
+
 use std::sync::Arc;
+
+use common::CASES;
 
 use tendon_policy::engine::{Engine, EngineOptions};
 use tendon_policy::model::{Input, Model};
@@ -44,21 +48,6 @@ fn prompt(i: &Inputs) -> Vec<Input<'_>> {
     p.extend([5, 17, 3, 60].map(Input::Token));
     p
 }
-
-/// (format, KV format, tolerance on |Δlogit| relative to max |logit|)
-const CASES: [(Format, Format, f32); 10] = [
-    (Format::F32, Format::F32, 1e-4),
-    (Format::F32, Format::F16, 1e-2),
-    (Format::F32, Format::BF16, 3e-2),
-    (Format::F16, Format::F16, 1e-2),
-    (Format::BF16, Format::F16, 1e-2),
-    // Q8_0 and Q4_0 meet Q8-quantized activations (as in llama.cpp).
-    (Format::Q8_0, Format::F16, 4e-2),
-    (Format::Q4_0, Format::F16, 4e-2),
-    (Format::NF4, Format::F16, 1e-2),
-    (Format::MXFP4, Format::F16, 1e-2),
-    (Format::NVFP4, Format::F16, 1e-2),
-];
 
 #[test]
 fn engine_matches_reference_for_every_format_within_stated_tolerance() {

@@ -23,6 +23,19 @@ pub fn peers_python() -> PathBuf {
     py
 }
 
+/// Runs the `tendon` binary; returns the exit code, stdout and stderr.
+pub fn tendon(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tendon"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A child process (e.g. `tendon sim --serve-dds`) that is killed when the
 /// test ends, also when it panics.
 pub struct KillOnDrop(pub std::process::Child);
