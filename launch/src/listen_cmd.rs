@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use tendon_speech::asr::{default_model_path, AsrConfig, Recognizer};
 use tendon_speech::mcap_audio::{McapAudioSource, DEFAULT_AUDIO_TOPIC};
@@ -116,7 +116,7 @@ fn open_mic() -> Result<Box<dyn AudioSource>> {
 
 #[cfg(not(feature = "audio-device"))]
 fn open_mic() -> Result<Box<dyn AudioSource>> {
-    bail!(
+    anyhow::bail!(
         "this tendon was built without microphone support; rebuild with \
          `cargo build -p tendon --features audio-device` (needs Debian's libasound2-dev)"
     )
