@@ -8,8 +8,8 @@ use tendon_core::action::{ActionChunk, ChunkError};
 use tendon_core::poses::JointPose;
 use tendon_core::time::MonoTime;
 
+use crate::backend::Backend;
 use crate::config::{ActionConfig, ModelConfig};
-use crate::engine::Engine;
 use crate::error::{PolicyError, Result};
 use crate::model::Input;
 
@@ -64,12 +64,12 @@ fn action_config(cfg: &ModelConfig) -> Result<&ActionConfig> {
 /// Runs `prompt` (reusing the engine's cached KV for the longest matching
 /// prefix) and decodes one action chunk greedily, each token constrained to
 /// the action bins, then the intent token.
-pub fn decode_actions(
-    engine: &mut Engine,
+pub fn decode_actions<B: Backend + ?Sized>(
+    engine: &mut B,
     prompt: &[Input],
     out: &mut DecodedActions,
 ) -> Result<()> {
-    let cfg = engine.model().config.clone();
+    let cfg = engine.config().clone();
     let a = action_config(&cfg)?;
     let v = &cfg.vocab;
     let base = v.action_base() as usize;

@@ -11,6 +11,7 @@ pub mod tensor;
 
 pub use error::{PolicyError, Result};
 pub mod action;
+pub mod backend;
 pub mod batch;
 pub mod cli;
 pub mod engine;

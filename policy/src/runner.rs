@@ -13,7 +13,7 @@ use tendon_core::poses::JointPose;
 use tendon_core::time::MonoTime;
 
 use crate::action::{decode_actions, to_action_chunk, DecodedActions};
-use crate::engine::Engine;
+use crate::backend::Backend;
 use crate::error::{PolicyError, Result};
 use crate::model::Input;
 
@@ -126,13 +126,14 @@ pub struct PolicyRunner {
 }
 
 impl PolicyRunner {
-    /// Starts the runner thread; every chunk goes to `on_chunk`.
-    pub fn spawn(
-        mut engine: Engine,
+    /// Starts the runner thread on `engine` (the CPU `Engine`, or any other
+    /// [`Backend`]); every chunk goes to `on_chunk`.
+    pub fn spawn<B: Backend + 'static>(
+        mut engine: B,
         cfg: RunnerConfig,
         mut on_chunk: impl FnMut(ActionChunk) + Send + 'static,
     ) -> Result<PolicyRunner> {
-        let action = engine.model().config.action.clone().ok_or_else(|| {
+        let action = engine.config().action.clone().ok_or_else(|| {
             PolicyError::Input("the runner needs a model with an action head".into())
         })?;
         if cfg.joint_slots.len() != action.dims {
@@ -169,7 +170,7 @@ impl PolicyRunner {
                     let inputs = obs.inputs();
                     let t0 = Instant::now();
                     let run = (|| -> Result<ActionChunk> {
-                        engine.stage_times = Default::default();
+                        engine.take_stage_times();
                         decode_actions(&mut engine, &inputs, &mut decoded)?;
                         let t_decode = t0.elapsed().saturating_sub(decoded.prefill_time);
                         let t_prefill = decoded.prefill_time;
@@ -183,7 +184,7 @@ impl PolicyRunner {
                         )
                         .map_err(|e| PolicyError::Input(e.to_string()))?;
                         let mut t = sh.timings.lock().unwrap();
-                        let st = engine.stage_times;
+                        let st = engine.take_stage_times();
                         t.record(Stage::Vision, st.vision);
                         t.record(Stage::Audio, st.audio);
                         t.record(
