@@ -23,7 +23,7 @@ if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}" >/dev/null
 fi
 if ! rustup target list --installed | grep -qx "$target"; then
-    if ! rustup target add "$target" >&2; then
+    if ! timeout 300 rustup target add "$target" >&2; then
         echo "[aarch64] NOT RUN: rustup could not fetch rust-std for $target; the NEON kernels were not tested" >&2
         exit 0
     fi
