@@ -133,9 +133,13 @@ unsafe fn udot_vnni(aw: __m256i, sx: __m256i) -> __m256i {
 /// Q8_0/Q4_0 rows against Q8 activation vectors, `R` rows × `T` vectors at
 /// a time: each weight block is loaded, unpacked and sign-split once for
 /// the `T` vectors, each activation block loaded once for the `R` rows.
-/// Every (row, vector) pair has one accumulator, summed over the blocks in
-/// order, so a result does not depend on R or T: decode (R×1), prefill and
-/// batch steps (R×4) give bit-identical dots. The integer dot uses
+/// Each block's integer dot of a pair is summed to one i32 (exact, so it
+/// does not matter which pairs share the reduction), and every (row,
+/// vector) pair has one f32 lane of a single accumulator, summed over the
+/// blocks in order, so a result does not depend on R or T: decode (R×1),
+/// prefill and batch steps (R×4) give bit-identical dots. Reducing before
+/// the float work leaves one convert and one FMA per block for up to eight
+/// pairs instead of one per pair. The integer dot uses
 /// llama.cpp's sign trick (maddubs needs one unsigned operand, so |w| meets
 /// sign(w)·x).
 macro_rules! q8_tile {
@@ -150,7 +154,8 @@ macro_rules! q8_tile {
             let bb = if Q4 { 18 } else { 34 };
             let m4 = _mm_set1_epi8(0x0F);
             let eight = _mm256_set1_epi8(8);
-            let mut acc = [[_mm256_setzero_ps(); T]; R];
+            const { assert!(R * T <= 8) };
+            let mut acc = _mm256_setzero_ps();
             for b in 0..nb {
                 let mut w = [_mm256_setzero_si256(); R];
                 let mut aw = [_mm256_setzero_si256(); R];
@@ -168,24 +173,53 @@ macro_rules! q8_tile {
                     };
                     aw[r] = _mm256_sign_epi8(w[r], w[r]);
                 }
+                let mut v = [_mm256_setzero_si256(); 8];
                 for t in 0..T {
                     let q = _mm256_loadu_si256(xq[t].add(b * 32) as *const __m256i);
-                    let dx = *xd[t].add(b);
                     for r in 0..R {
-                        let p = _mm256_cvtepi32_ps($udot(aw[r], _mm256_sign_epi8(q, w[r])));
-                        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * dx), p, acc[r][t]);
+                        v[r * T + t] = $udot(aw[r], _mm256_sign_epi8(q, w[r]));
                     }
                 }
+                let s = if R == 2 && T == 4 {
+                    let dx = _mm_set_ps(*xd[3].add(b), *xd[2].add(b), *xd[1].add(b), *xd[0].add(b));
+                    let dwv = _mm256_set_m128(_mm_set1_ps(dw[1]), _mm_set1_ps(dw[0]));
+                    _mm256_mul_ps(dwv, _mm256_set_m128(dx, dx))
+                } else {
+                    let mut dwl = [0.0f32; 8];
+                    let mut dxl = [0.0f32; 8];
+                    for t in 0..T {
+                        for r in 0..R {
+                            dwl[r * T + t] = dw[r];
+                            dxl[r * T + t] = *xd[t].add(b);
+                        }
+                    }
+                    _mm256_mul_ps(_mm256_loadu_ps(dwl.as_ptr()), _mm256_loadu_ps(dxl.as_ptr()))
+                };
+                acc = _mm256_fmadd_ps(s, _mm256_cvtepi32_ps(lane_sums8(v)), acc);
             }
+            let mut lanes = [0.0f32; 8];
+            _mm256_storeu_ps(lanes.as_mut_ptr(), acc);
             let mut out = [[0.0f32; T]; R];
             for r in 0..R {
                 for t in 0..T {
-                    out[r][t] = hsum(acc[r][t]);
+                    out[r][t] = lanes[r * T + t];
                 }
             }
             out
         }
     };
+}
+
+/// The eight i32 lanes of each of `v[0..8]` summed: lane p of the result
+/// is the sum of `v[p]` (exact integers, so the grouping does not matter).
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn lane_sums8(v: [__m256i; 8]) -> __m256i {
+    let g1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    let g2 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    _mm256_add_epi32(
+        _mm256_permute2x128_si256(g1, g2, 0x20),
+        _mm256_permute2x128_si256(g1, g2, 0x31),
+    )
 }
 
 q8_tile!(q8_tile_avx2, "avx2,fma,f16c", udot_avx2);
