@@ -167,6 +167,8 @@ struct Acts {
     /// Q8 blocks (for Q8_0 and Q4_0 weights).
     xq: Vec<i8>,
     xd: Vec<f32>,
+    /// The i32 sum of each Q8 block's codes (for Q4_0 weights).
+    xsum: Vec<i32>,
     /// Rounded to F16 (for F16 weights).
     xr: Vec<f32>,
     /// Whether `xq`/`xd` and `xr` hold the current input.
@@ -217,17 +219,20 @@ fn matmul(
                 &mut acts.xd[i * cols / 32..(i + 1) * cols / 32],
             );
         }
+        kernels::q8_block_sums(&acts.xq[..n * cols], &mut acts.xsum[..n * cols / 32]);
         acts.q8_ready = true;
     }
-    let (xq, xd) = (&acts.xq[..], &acts.xd[..]);
+    let (xq, xd, xsum) = (&acts.xq[..], &acts.xd[..], &acts.xsum[..]);
     let out_ptr = SyncPtr(out.as_mut_ptr());
     assert!(out.len() >= n * rows && xs.len() >= n * cols);
     let threads = pool.threads();
     // About 8 chunks per thread: fine enough that a preempted thread's share
     // is picked up by the others, coarse enough to keep claims cheap.
-    let n_chunks = (threads * 8).min(rows.div_ceil(4)).max(1);
+    // Chunks are whole groups of 8 rows where they can be (the interleaved
+    // prefill kernels take 8 rows at a time).
+    let n_chunks = (threads * 8).min(rows.div_ceil(8)).max(1);
     pool.run_chunks(n_chunks, &|_, chunk| {
-        let range = split(rows, n_chunks, chunk, 4);
+        let range = split(rows, n_chunks, chunk, 8);
         if n == 1 {
             let rb = w.row_bytes();
             let (q, d) = if q8 {
@@ -269,6 +274,7 @@ fn matmul(
                     xs,
                     xq,
                     xd,
+                    xsum,
                     cols,
                     n,
                     out_ptr.get(),
@@ -451,6 +457,7 @@ impl Engine {
                 acts: Acts {
                     xq: vec![0; b * widest_in],
                     xd: vec![0.0; b * widest_in.div_ceil(32)],
+                    xsum: vec![0; b * widest_in.div_ceil(32)],
                     xr: vec![0.0; b * widest_in],
                     q8_ready: false,
                     f16_ready: false,

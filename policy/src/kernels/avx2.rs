@@ -326,22 +326,192 @@ unsafe fn unpacked_tile<const R: usize, const T: usize>(
     out
 }
 
-/// Widest Q4_0 row (in blocks of 32) that `matmul_rows` widens on the stack.
+/// Widest row (in blocks of 32) that `matmul_rows` interleaves on the stack.
 const WIDE_BLOCKS: usize = 256;
 
-/// Q4_0 blocks → Q8_0 blocks holding the same values (nibble − 8).
+/// Rows per interleaved group (`interleave_group`).
+const GROUP_ROWS: usize = 8;
+/// Bytes of one block of an interleaved group: the 8 rows' scales as f32,
+/// then 8 vectors of 32 unsigned codes.
+const GROUP_BLOCK: usize = 4 * GROUP_ROWS + 8 * 32;
+
+/// Interleaves 8 Q4_0 or Q8_0 rows of `nb` blocks into `dst` (`nb ·
+/// GROUP_BLOCK` bytes) for `group_tile_*`: per block, the rows' scales as
+/// f32, then 8 vectors in which i32 lane r holds 4 consecutive codes of row
+/// r as u8, value + `group_bias(format)` (Q4_0's raw nibbles; Q8_0's bytes
+/// with the sign bit flipped); vector g holds elements 4g..4g+4 of the
+/// block. This is the layout that lets one integer multiply-add serve 8
+/// rows at once (and llama.cpp's reason to repack Q4_0 rows 8-interleaved).
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn widen_q4_0(src: &[u8], dst: &mut [u8]) {
-    let m4 = _mm_set1_epi8(0x0F);
-    let eight = _mm256_set1_epi8(8);
-    for (b, d) in src.chunks_exact(18).zip(dst.chunks_exact_mut(34)) {
-        let bytes = _mm_loadu_si128(b.as_ptr().add(2) as *const __m128i);
-        let lo = _mm_and_si128(bytes, m4);
-        let hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), m4);
-        let w = _mm256_sub_epi8(_mm256_set_m128i(hi, lo), eight);
-        d[0] = b[0];
-        d[1] = b[1];
-        _mm256_storeu_si256(d.as_mut_ptr().add(2) as *mut __m256i, w);
+unsafe fn interleave_group(format: Format, rows: [*const u8; GROUP_ROWS], nb: usize, dst: *mut u8) {
+    let q4 = format == Format::Q4_0;
+    let bb = format.block_bytes();
+    let m4 = _mm256_set1_epi8(0x0F);
+    let flip = _mm256_set1_epi8(-128);
+    // 4×4 transpose of i32 lanes: in[r] lane c → out[c] lane r.
+    let transpose = |v: [__m128i; 4]| -> [__m128i; 4] {
+        let a = _mm_unpacklo_epi32(v[0], v[1]);
+        let b = _mm_unpackhi_epi32(v[0], v[1]);
+        let c = _mm_unpacklo_epi32(v[2], v[3]);
+        let d = _mm_unpackhi_epi32(v[2], v[3]);
+        [
+            _mm_unpacklo_epi64(a, c),
+            _mm_unpackhi_epi64(a, c),
+            _mm_unpacklo_epi64(b, d),
+            _mm_unpackhi_epi64(b, d),
+        ]
+    };
+    // The 16 bytes at `off` of each row, as 4 vectors of 4 bytes × 8 rows.
+    let gather = |blk: &[*const u8; GROUP_ROWS], off: usize| -> [__m256i; 4] {
+        let q = blk.map(|bp| _mm_loadu_si128(bp.add(off) as *const __m128i));
+        let lo = transpose([q[0], q[1], q[2], q[3]]);
+        let hi = transpose([q[4], q[5], q[6], q[7]]);
+        [0, 1, 2, 3].map(|c| _mm256_set_m128i(hi[c], lo[c]))
+    };
+    for b in 0..nb {
+        let blk = rows.map(|r| r.add(b * bb));
+        let out = dst.add(b * GROUP_BLOCK);
+        for (r, bp) in blk.iter().enumerate() {
+            *(out as *mut f32).add(r) = f16_scalar(**bp, *bp.add(1));
+        }
+        let vec_at = |g: usize| out.add(4 * GROUP_ROWS + 32 * g) as *mut __m256i;
+        let first = gather(&blk, 2);
+        if q4 {
+            // Byte j holds element j (low nibble) and j + 16 (high).
+            for c in 0..4 {
+                _mm256_storeu_si256(vec_at(c), _mm256_and_si256(first[c], m4));
+                let high = _mm256_and_si256(_mm256_srli_epi16(first[c], 4), m4);
+                _mm256_storeu_si256(vec_at(4 + c), high);
+            }
+        } else {
+            let second = gather(&blk, 18);
+            for c in 0..4 {
+                _mm256_storeu_si256(vec_at(c), _mm256_xor_si256(first[c], flip));
+                _mm256_storeu_si256(vec_at(4 + c), _mm256_xor_si256(second[c], flip));
+            }
+        }
+    }
+}
+
+/// The offset of `interleave_group`'s unsigned codes: code = value + bias.
+const fn group_bias(q4: bool) -> i32 {
+    if q4 {
+        8
+    } else {
+        128
+    }
+}
+
+/// One interleaved group (8 rows, `interleave_group`) against `T` Q8
+/// activation vectors: result t has lane r = row r · vector t. Per block,
+/// each weight vector meets a broadcast of the same 4 activation codes in
+/// every lane, so the integer dots land one row per lane with no
+/// horizontal sums, and Σ value·x = Σ code·x − bias·Σ x (`xsum`, exact in
+/// i32). The float work is then the `q8_tile` sequence (one scale product,
+/// one convert and one FMA per block, blocks in order), which keeps results
+/// bit-identical to every other path.
+macro_rules! group_tile {
+    ($name:ident, $features:literal, $vnni:literal) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $name<const T: usize, const Q4: bool>(
+            group: *const u8,
+            xq: [*const i8; T],
+            xd: [*const f32; T],
+            xsum: [*const i32; T],
+            nb: usize,
+        ) -> [__m256; T] {
+            // maddubs' i16 pair sums would saturate on Q8_0's codes (≤ 255).
+            const { assert!($vnni || Q4) };
+            let bias = group_bias(Q4);
+            let mut acc = [_mm256_setzero_ps(); T];
+            for b in 0..nb {
+                let gp = group.add(b * GROUP_BLOCK);
+                // Two integer sums per vector (even and odd g) halve the
+                // dependency chain of the multiply-adds.
+                let mut s = [[_mm256_setzero_si256(); 2]; T];
+                for g in 0..8 {
+                    let w = _mm256_loadu_si256(gp.add(4 * GROUP_ROWS + 32 * g) as *const __m256i);
+                    for t in 0..T {
+                        let x = _mm256_set1_epi32(
+                            (xq[t].add(32 * b + 4 * g) as *const i32).read_unaligned(),
+                        );
+                        s[t][g & 1] = if $vnni {
+                            _mm256_dpbusd_avx_epi32(s[t][g & 1], w, x)
+                        } else {
+                            // Nibbles ≤ 15 and codes within ±127: each i16
+                            // pair sum is within ±3810, four of them ±15240.
+                            _mm256_add_epi16(s[t][g & 1], _mm256_maddubs_epi16(w, x))
+                        };
+                    }
+                }
+                let dw = _mm256_loadu_ps(gp as *const f32);
+                for t in 0..T {
+                    let dot = if $vnni {
+                        _mm256_add_epi32(s[t][0], s[t][1])
+                    } else {
+                        _mm256_madd_epi16(_mm256_add_epi16(s[t][0], s[t][1]), _mm256_set1_epi16(1))
+                    };
+                    let dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(bias * *xsum[t].add(b)));
+                    let scale = _mm256_mul_ps(dw, _mm256_set1_ps(*xd[t].add(b)));
+                    acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(dot), acc[t]);
+                }
+            }
+            acc
+        }
+    };
+}
+
+group_tile!(group_tile_avx2, "avx2,fma,f16c", false);
+group_tile!(group_tile_vnni, "avx2,fma,f16c,avxvnni", true);
+
+/// Whether `matmul_rows` interleaves rows of `format` (`group_tile_*`):
+/// Q4_0 always, Q8_0 only with AVX-VNNI's dpbusd.
+fn groups(format: Format, vnni: bool) -> bool {
+    format == Format::Q4_0 || (format == Format::Q8_0 && vnni)
+}
+
+#[inline]
+unsafe fn group_tile<const T: usize>(
+    format: Format,
+    vnni: bool,
+    group: *const u8,
+    xq: [*const i8; T],
+    xd: [*const f32; T],
+    xsum: [*const i32; T],
+    nb: usize,
+) -> [__m256; T] {
+    match (format == Format::Q4_0, vnni) {
+        (true, true) => group_tile_vnni::<T, true>(group, xq, xd, xsum, nb),
+        (true, false) => group_tile_avx2::<T, true>(group, xq, xd, xsum, nb),
+        (false, true) => group_tile_vnni::<T, false>(group, xq, xd, xsum, nb),
+        (false, false) => unreachable!("`groups` excludes Q8_0 without AVX-VNNI"),
+    }
+}
+
+/// f32 values `matmul_rows` widens F16/BF16 rows into on the stack (64 KiB).
+const WIDE_FLOATS: usize = 16 * 1024;
+
+/// `cols` F16 or BF16 values of `src` → f32 at `dst`, exactly.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn widen_floats(format: Format, src: &[u8], dst: *mut f32, cols: usize) {
+    let mut i = 0;
+    while i + 8 <= cols {
+        let h = _mm_loadu_si128(src.as_ptr().add(2 * i) as *const __m128i);
+        let v = if format == Format::F16 {
+            _mm256_cvtph_ps(h)
+        } else {
+            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16))
+        };
+        _mm256_storeu_ps(dst.add(i), v);
+        i += 8;
+    }
+    for i in i..cols {
+        let b = [src[2 * i], src[2 * i + 1]];
+        *dst.add(i) = if format == Format::F16 {
+            half::f16::from_le_bytes(b).to_f32()
+        } else {
+            half::bf16::from_le_bytes(b).to_f32()
+        };
     }
 }
 
@@ -394,8 +564,11 @@ pub unsafe fn dot_rows(
 }
 
 /// Prefill and batch steps: rows `first_row..first_row + k` (packed in
-/// `rows`) against `n` activation vectors; `out[i·out_stride + r]`. Tiles
-/// of 2 rows × 4 vectors: each weight piece is read once per 4 vectors.
+/// `rows`) against `n` activation vectors; `out[i·out_stride + r]`. From 8
+/// vectors on, Q4_0 (and Q8_0 with AVX-VNNI) rows are interleaved 8 at a
+/// time (`group_tile_*`: 8 rows × 4 vectors per pass), F16/BF16 rows are
+/// widened to f32 and run 3 rows × 4 vectors; otherwise tiles of 2 rows ×
+/// 4 vectors. `xsum`: the activations' Q8 block sums (`q8_block_sums`).
 ///
 /// # Safety
 /// AVX2/FMA/F16C present; `out` valid for `n·out_stride` writes, and no other
@@ -411,6 +584,7 @@ pub unsafe fn matmul_rows(
     xs: &[f32],
     xq: &[i8],
     xd: &[f32],
+    xsum: &[i32],
     cols: usize,
     n: usize,
     out: *mut f32,
@@ -445,39 +619,50 @@ pub unsafe fn matmul_rows(
         let rp = |k: usize| rows.as_ptr().add(k * row_bytes);
         let qp = |i: usize| xq.as_ptr().add(i * cols);
         let dp = |i: usize| xd.as_ptr().add(i * nb);
-        // Q4_0 rows met by many vectors are widened once to Q8_0 blocks on
-        // the stack (same scale, nibble − 8 as i8): the tile then skips the
-        // nibble unpacking it would otherwise repeat for every group of four
-        // vectors, and its integers, hence its results, are unchanged.
-        let widen = format == Format::Q4_0 && n >= 8 && nb <= WIDE_BLOCKS;
-        let mut wide = [0u8; 2 * WIDE_BLOCKS * 34];
-        let wide_ptr = wide.as_mut_ptr();
-        let tile_format = if widen { Format::Q8_0 } else { format };
-        let rp = |k: usize| {
-            if widen {
-                wide_ptr.add((k & 1) * WIDE_BLOCKS * 34) as *const u8
-            } else {
-                rp(k)
+        // Rows met by many vectors: interleave 8 rows at a time on the stack
+        // (`interleave_group`), once for all n vectors.
+        let vnni = is_x86_feature_detected!("avxvnni");
+        if groups(format, vnni) && n >= 8 && nb <= WIDE_BLOCKS {
+            assert!(xsum.len() >= n * nb);
+            let sp = |i: usize| xsum.as_ptr().add(i * nb);
+            let mut group = std::mem::MaybeUninit::<[u8; WIDE_BLOCKS * GROUP_BLOCK]>::uninit();
+            let gp = group.as_mut_ptr() as *mut u8;
+            while k + GROUP_ROWS <= n_rows {
+                prefetch_rows(
+                    rows,
+                    (k + GROUP_ROWS) * row_bytes,
+                    (k + 2 * GROUP_ROWS) * row_bytes,
+                );
+                interleave_group(format, std::array::from_fn(|r| rp(k + r)), nb, gp);
+                let mut i = 0;
+                while i + 4 <= n {
+                    let v = group_tile::<4>(
+                        format,
+                        vnni,
+                        gp,
+                        [qp(i), qp(i + 1), qp(i + 2), qp(i + 3)],
+                        [dp(i), dp(i + 1), dp(i + 2), dp(i + 3)],
+                        [sp(i), sp(i + 1), sp(i + 2), sp(i + 3)],
+                        nb,
+                    );
+                    for (t, v) in v.iter().enumerate() {
+                        _mm256_storeu_ps(out.add((i + t) * out_stride + first_row + k), *v);
+                    }
+                    i += 4;
+                }
+                for i in i..n {
+                    let [v] = group_tile::<1>(format, vnni, gp, [qp(i)], [dp(i)], [sp(i)], nb);
+                    _mm256_storeu_ps(out.add(i * out_stride + first_row + k), v);
+                }
+                k += GROUP_ROWS;
             }
-        };
+        }
         while k + 2 <= n_rows {
             prefetch_rows(rows, (k + 2) * row_bytes, (k + 4) * row_bytes);
-            if widen {
-                for r in 0..2 {
-                    let src = &rows[(k + r) * row_bytes..(k + r + 1) * row_bytes];
-                    // SAFETY: r < 2, so this is one half of `wide`, not
-                    // otherwise borrowed while the tile is not running.
-                    let dst = std::slice::from_raw_parts_mut(
-                        wide_ptr.add(r * WIDE_BLOCKS * 34),
-                        WIDE_BLOCKS * 34,
-                    );
-                    widen_q4_0(src, dst);
-                }
-            }
             let mut i = 0;
             while i + 4 <= n {
                 let v = q8_tile::<2, 4>(
-                    tile_format,
+                    format,
                     [rp(k), rp(k + 1)],
                     [qp(i), qp(i + 1), qp(i + 2), qp(i + 3)],
                     [dp(i), dp(i + 1), dp(i + 2), dp(i + 3)],
@@ -491,7 +676,7 @@ pub unsafe fn matmul_rows(
                 i += 4;
             }
             for i in i..n {
-                let v = q8_tile::<2, 1>(tile_format, [rp(k), rp(k + 1)], [qp(i)], [dp(i)], nb);
+                let v = q8_tile::<2, 1>(format, [rp(k), rp(k + 1)], [qp(i)], [dp(i)], nb);
                 *out.add(i * out_stride + first_row + k) = v[0][0];
                 *out.add(i * out_stride + first_row + k + 1) = v[1][0];
             }
@@ -504,9 +689,45 @@ pub unsafe fn matmul_rows(
     // the F16 tile waiting on L2 (F16 prefill +12–16 % with this; the same
     // blocking of the Q8 path above measured no better).
     const ROW_BLOCK: usize = 16;
+    // F16/BF16 rows met by several vectors are widened to f32 once per
+    // block, on the stack: the tile then loads instead of converting for
+    // every group of vectors, and its products, hence its results, are
+    // unchanged (the conversions are exact).
+    let widen = matches!(format, Format::F16 | Format::BF16) && n >= 4 && 2 * cols <= WIDE_FLOATS;
+    let block_rows = if widen {
+        // Whole triples for the 3-row tile.
+        ((WIDE_FLOATS / cols.max(1)).min(ROW_BLOCK) / 3 * 3).max(2)
+    } else {
+        ROW_BLOCK
+    };
+    let mut wide = std::mem::MaybeUninit::<[f32; WIDE_FLOATS]>::uninit();
+    let wide_ptr = wide.as_mut_ptr() as *mut f32;
+    let tile_format = if widen { Format::F32 } else { format };
     while k < n_rows {
-        let k_end = (k + ROW_BLOCK).min(n_rows);
+        let k_end = (k + block_rows).min(n_rows);
         prefetch_rows(rows, k_end * row_bytes, (k_end + 2) * row_bytes);
+        if widen {
+            for kk in k..k_end {
+                widen_floats(format, row(kk), wide_ptr.add((kk - k) * cols), cols);
+            }
+        }
+        let row = |kk: usize| -> &[u8] {
+            if widen {
+                // SAFETY: rows k..k_end were just written to `wide`.
+                std::slice::from_raw_parts(wide_ptr.add((kk - k) * cols) as *const u8, 4 * cols)
+            } else {
+                row(kk)
+            }
+        };
+        let format = tile_format;
+        // R rows × T vectors through `tile`, results to `out`.
+        let put = |kk: usize, i: usize, v: &[&[f32]]| {
+            for (r, v) in v.iter().enumerate() {
+                for (t, v) in v.iter().enumerate() {
+                    *out.add((i + t) * out_stride + first_row + kk + r) = *v;
+                }
+            }
+        };
         let mut i = 0;
         while i + 4 <= n {
             let (xs4, q4, d4) = (
@@ -516,40 +737,38 @@ pub unsafe fn matmul_rows(
             );
             let mut kk = k;
             while kk < k_end {
-                let pair = kk + 2 <= k_end;
-                let v: &[[f32; 4]] = &if pair {
-                    tile::<2, 4>(format, [row(kk), row(kk + 1)], tensor_scale, xs4, q4, d4)
+                let rows_left = k_end - kk;
+                if rows_left >= 3 && format == Format::F32 {
+                    // 12 accumulators: more FMAs in flight per load.
+                    let rs = [row(kk), row(kk + 1), row(kk + 2)];
+                    let v = float_tile::<3, 4, 0>(rs, xs4);
+                    put(kk, i, &[&v[0], &v[1], &v[2]]);
+                    kk += 3;
+                } else if rows_left == 2 {
+                    let rs = [row(kk), row(kk + 1)];
+                    let v = tile::<2, 4>(format, rs, tensor_scale, xs4, q4, d4);
+                    put(kk, i, &[&v[0], &v[1]]);
+                    kk += 2;
                 } else {
-                    let [v] = tile::<1, 4>(format, [row(kk)], tensor_scale, xs4, q4, d4);
-                    [v, [0.0; 4]]
-                }[..1 + pair as usize];
-                for (r, v) in v.iter().enumerate() {
-                    for (t, v) in v.iter().enumerate() {
-                        *out.add((i + t) * out_stride + first_row + kk + r) = *v;
-                    }
+                    let v = tile::<1, 4>(format, [row(kk)], tensor_scale, xs4, q4, d4);
+                    put(kk, i, &[&v[0]]);
+                    kk += 1;
                 }
-                kk += 1 + pair as usize;
             }
             i += 4;
         }
         for i in i..n {
+            let (xs1, q1, d1) = ([x(i)], [q(i)], [d(i)]);
             let mut kk = k;
             while kk < k_end {
                 if kk + 2 <= k_end {
-                    let v = tile::<2, 1>(
-                        format,
-                        [row(kk), row(kk + 1)],
-                        tensor_scale,
-                        [x(i)],
-                        [q(i)],
-                        [d(i)],
-                    );
-                    *out.add(i * out_stride + first_row + kk) = v[0][0];
-                    *out.add(i * out_stride + first_row + kk + 1) = v[1][0];
+                    let rs = [row(kk), row(kk + 1)];
+                    let v = tile::<2, 1>(format, rs, tensor_scale, xs1, q1, d1);
+                    put(kk, i, &[&v[0], &v[1]]);
                     kk += 2;
                 } else {
-                    let v = tile::<1, 1>(format, [row(kk)], tensor_scale, [x(i)], [q(i)], [d(i)]);
-                    *out.add(i * out_stride + first_row + kk) = v[0][0];
+                    let v = tile::<1, 1>(format, [row(kk)], tensor_scale, xs1, q1, d1);
+                    put(kk, i, &[&v[0]]);
                     kk += 1;
                 }
             }
@@ -626,6 +845,187 @@ pub unsafe fn axpy(format: Format, v: &[u8], a: f32, out: &mut [f32]) {
 mod tests {
     use super::*;
     use crate::rng::SplitMix64;
+
+    #[test]
+    fn matmul_rows_gives_the_single_dot_bits_for_every_format() {
+        if !(is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c"))
+        {
+            return;
+        }
+        let mut rng = SplitMix64::new(14);
+        let (rows, n) = (23, 13);
+        for format in Format::ALL {
+            // A float row length that leaves a tail after the 8-wide pieces.
+            let cols = if format.block_values() == 1 { 100 } else { 128 };
+            let p =
+                crate::quant::quantize(format, &rng.normal_vec(rows * cols, 1.0), cols).unwrap();
+            let rb = format.row_bytes(cols).unwrap();
+            let x = rng.normal_vec(n * cols, 1.0);
+            let nb = cols / 32;
+            let (mut xq, mut xd, mut xsum) =
+                (vec![0i8; n * cols], vec![0f32; n * nb], vec![0; n * nb]);
+            if super::super::wants_q8(format) {
+                super::super::quantize_q8(super::super::Simd::Avx2, &x, &mut xq, &mut xd);
+                super::super::q8_block_sums(&xq, &mut xsum);
+            }
+            let mut out = vec![f32::NAN; n * rows];
+            for (from, to) in [(0, 7), (7, rows)] {
+                // SAFETY: the features were detected above; `out` holds n·rows.
+                unsafe {
+                    matmul_rows(
+                        format,
+                        &p.bytes[from * rb..to * rb],
+                        rb,
+                        from,
+                        p.tensor_scale,
+                        &x,
+                        &xq,
+                        &xd,
+                        &xsum,
+                        cols,
+                        n,
+                        out.as_mut_ptr(),
+                        rows,
+                    )
+                };
+            }
+            for i in 0..n {
+                let (xs, qs, ds) = if super::super::wants_q8(format) {
+                    (
+                        &x[i * cols..(i + 1) * cols],
+                        &xq[i * cols..(i + 1) * cols],
+                        &xd[i * nb..(i + 1) * nb],
+                    )
+                } else {
+                    (&x[i * cols..(i + 1) * cols], &[][..], &[][..])
+                };
+                for r in 0..rows {
+                    let row = &p.bytes[r * rb..(r + 1) * rb];
+                    // SAFETY: as above.
+                    let want = unsafe { dot(format, row, p.tensor_scale, xs, qs, ds) };
+                    assert_eq!(
+                        out[i * rows + r].to_bits(),
+                        want.to_bits(),
+                        "{format} row {r} vector {i}: {} vs {want}",
+                        out[i * rows + r]
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn interleaved_groups_give_the_single_dot_bits_on_every_integer_path() {
+        if !(is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c"))
+        {
+            return;
+        }
+        let vnni = is_x86_feature_detected!("avxvnni");
+        let mut rng = SplitMix64::new(13);
+        let (cols, rows, n) = (96, 21, 13);
+        let nb = cols / 32;
+        for format in [Format::Q4_0, Format::Q8_0] {
+            let (bb, q4) = (format.block_bytes(), format == Format::Q4_0);
+            let rb = nb * bb;
+            let w = rng.normal_vec(rows * cols, 1.0);
+            let mut q = crate::quant::quantize(format, &w, cols).unwrap().bytes;
+            // Extreme codes in the first block of rows 0 and 1 (Q4_0: −8 and
+            // 7; Q8_0: −128, legal in a GGUF though our quantizer never
+            // writes it, and 127) against ±127 activations.
+            let (lowest, highest) = if q4 { (0x00, 0xFF) } else { (0x80, 0x7F) };
+            q[2..bb].fill(lowest);
+            q[rb + 2..rb + bb].fill(highest);
+            let x = rng.normal_vec(n * cols, 1.0);
+            let mut xq = vec![0i8; n * cols];
+            let mut xd = vec![0f32; n * nb];
+            super::super::quantize_q8(super::super::Simd::Avx2, &x, &mut xq, &mut xd);
+            for v in xq.iter_mut().step_by(2) {
+                *v = if *v >= 0 { 127 } else { -127 };
+            }
+            let mut xsum = vec![0i32; n * nb];
+            super::super::q8_block_sums(&xq, &mut xsum);
+            let mut out = vec![f32::NAN; n * rows];
+            // Rows 0..5 (too few for a group) and 5..21 (two groups of 8).
+            for (from, to) in [(0, 5), (5, rows)] {
+                // SAFETY: the features were detected above; `out` holds n·rows.
+                unsafe {
+                    matmul_rows(
+                        format,
+                        &q[from * rb..to * rb],
+                        rb,
+                        from,
+                        1.0,
+                        &x,
+                        &xq,
+                        &xd,
+                        &xsum,
+                        cols,
+                        n,
+                        out.as_mut_ptr(),
+                        rows,
+                    )
+                };
+            }
+            let single = |r: usize, i: usize| {
+                let (xs, qs, ds) = (
+                    &x[i * cols..(i + 1) * cols],
+                    &xq[i * cols..(i + 1) * cols],
+                    &xd[i * nb..(i + 1) * nb],
+                );
+                // SAFETY: as above.
+                unsafe { dot(format, &q[r * rb..(r + 1) * rb], 1.0, xs, qs, ds) }
+            };
+            for i in 0..n {
+                for r in 0..rows {
+                    assert_eq!(
+                        out[i * rows + r].to_bits(),
+                        single(r, i).to_bits(),
+                        "{format} row {r} vector {i}"
+                    );
+                }
+            }
+            // Each integer path directly, on the group of rows 0..8.
+            let mut group = vec![0u8; nb * GROUP_BLOCK];
+            let qp = [0, 1, 2, 3].map(|t| xq.as_ptr().wrapping_add(t * cols));
+            let dp = [0, 1, 2, 3].map(|t| xd.as_ptr().wrapping_add(t * nb));
+            let sp = [0, 1, 2, 3].map(|t| xsum.as_ptr().wrapping_add(t * nb));
+            // SAFETY: the features were detected above (VNNI only where
+            // present); pointers cover nb blocks of 8 rows and 4 vectors.
+            let paths = unsafe {
+                interleave_group(
+                    format,
+                    std::array::from_fn(|r| q.as_ptr().add(r * rb)),
+                    nb,
+                    group.as_mut_ptr(),
+                );
+                let g = group.as_ptr();
+                match (q4, vnni) {
+                    (true, true) => vec![
+                        group_tile_avx2::<4, true>(g, qp, dp, sp, nb),
+                        group_tile_vnni::<4, true>(g, qp, dp, sp, nb),
+                    ],
+                    (true, false) => vec![group_tile_avx2::<4, true>(g, qp, dp, sp, nb)],
+                    (false, true) => vec![group_tile_vnni::<4, false>(g, qp, dp, sp, nb)],
+                    (false, false) => vec![],
+                }
+            };
+            for lanes in &paths {
+                for (t, v) in lanes.iter().enumerate() {
+                    let mut got = [0.0f32; 8];
+                    // SAFETY: 8 f32 into an 8-element array.
+                    unsafe { _mm256_storeu_ps(got.as_mut_ptr(), *v) };
+                    for (r, g) in got.iter().enumerate() {
+                        let want = single(r, t).to_bits();
+                        assert_eq!(g.to_bits(), want, "{format} row {r} vector {t}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn vnni_and_avx2_integer_dots_are_bit_identical_even_at_the_extremes() {

@@ -89,6 +89,15 @@ pub fn portable_quantize_q8(x: &[f32], qs: &mut [i8], ds: &mut [f32]) {
     }
 }
 
+/// The i32 block sums `xsum[b]` = Σ of the 32 codes of Q8 block b, which
+/// turn a dot with raw Q4_0 nibbles into the dot with their values:
+/// Σ (n − 8)·x = Σ n·x − 8·Σ x.
+pub fn q8_block_sums(xq: &[i8], xsum: &mut [i32]) {
+    for (s, q) in xsum.iter_mut().zip(xq.chunks_exact(32)) {
+        *s = q.iter().map(|v| *v as i32).sum();
+    }
+}
+
 /// Dot product of one packed row with an activation vector. `xq`/`xd` are
 /// the Q8 form of `x` (needed only when `wants_q8(format)`).
 #[inline]
