@@ -208,15 +208,19 @@ impl Reader<'_> {
 }
 
 impl GgufFile {
+    /// Maps `path` lazily: pages are read when first touched (`inspect`).
     pub fn open(path: &Path) -> Result<GgufFile> {
-        let io = |source| PolicyError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        // SAFETY: the map is read-only; a model file changed underneath a running
-        // process is outside what we defend against (as for llama.cpp's mmap).
-        let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(io)?);
+        Self::open_mapped(path, false)
+    }
+
+    /// Maps `path` with every page read in up front (`super::map_model`), for
+    /// running the model.
+    pub fn open_populated(path: &Path) -> Result<GgufFile> {
+        Self::open_mapped(path, true)
+    }
+
+    fn open_mapped(path: &Path, populate: bool) -> Result<GgufFile> {
+        let map = super::map_model(path, populate)?;
         let mut r = Reader {
             b: &map,
             at: 0,

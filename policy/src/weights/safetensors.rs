@@ -4,13 +4,10 @@
 //! logical shape and (NVFP4) tensor scale under `tendon.format.NAME`,
 //! `tendon.shape.NAME` and `tendon.scale.NAME`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
-use std::sync::Arc;
-
-use memmap2::Mmap;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use crate::config::ModelConfig;
 use crate::error::{PolicyError, Result};
@@ -34,13 +31,7 @@ pub fn load(path: &Path) -> Result<Model> {
 }
 
 pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>> {
-    let io = |source| PolicyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    // SAFETY: read-only map of a model file we do not expect to change while loaded.
-    let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(io)?);
+    let map = super::map_model(path, true)?;
     let st = SafeTensors::deserialize(&map).map_err(|e| corrupt(path, e.to_string()))?;
     let (_, meta) = SafeTensors::read_metadata(&map).map_err(|e| corrupt(path, e.to_string()))?;
     let info = meta.metadata().clone().unwrap_or_default();
