@@ -149,17 +149,46 @@ fn fingerprint(input: &Input) -> u64 {
 }
 
 /// A pointer that threads of one pool job write through at disjoint indices.
-#[derive(Clone, Copy)]
-struct SyncPtr(*mut f32);
+// Clone and Copy by hand: derive would demand T: Copy.
+struct SyncPtr<T>(*mut T);
 // SAFETY: every job writes disjoint elements and `Pool::run` joins before the buffer is used again.
-unsafe impl Sync for SyncPtr {}
-unsafe impl Send for SyncPtr {}
+unsafe impl<T> Sync for SyncPtr<T> {}
+unsafe impl<T> Send for SyncPtr<T> {}
 
-impl SyncPtr {
+impl<T> Clone for SyncPtr<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for SyncPtr<T> {}
+
+impl<T> SyncPtr<T> {
     // A method call makes closures capture the whole (Sync) wrapper, not the raw field.
-    fn get(self) -> *mut f32 {
+    fn get(self) -> *mut T {
         self.0
     }
+
+    /// Elements `at..at + len`.
+    ///
+    /// # Safety
+    /// In bounds of the buffer, and no other live reference overlaps them.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice(&self, at: usize, len: usize) -> &mut [T] {
+        std::slice::from_raw_parts_mut(self.0.add(at), len)
+    }
+}
+
+/// Runs `f(i)` for every token i in 0..n, spread over the pool when there
+/// are enough tokens to pay for the dispatch (prefill, batch steps): the
+/// per-token work between matmuls (norms, activation rounding and
+/// quantization, SwiGLU) otherwise runs on one thread while the others wait.
+fn per_token(pool: &Pool, n: usize, f: &(dyn Fn(usize) + Sync)) {
+    if n < 8 || pool.threads() == 1 {
+        (0..n).for_each(f);
+        return;
+    }
+    let chunks = (pool.threads() * 4).min(n);
+    pool.run_chunks(chunks, &|_, c| split(n, chunks, c, 1).for_each(f));
 }
 
 /// The activations of a matmul in the forms the weight formats take.
@@ -200,9 +229,15 @@ fn matmul(
     // vec_dot_type for F16); doing the same keeps greedy tokens identical to
     // llama.cpp's where two logits nearly tie.
     if w.format == Format::F16 && !acts.f16_ready {
-        for (r, x) in acts.xr[..n * cols].iter_mut().zip(xs) {
-            *r = f16::from_f32(*x).to_f32();
-        }
+        assert!(acts.xr.len() >= n * cols && xs.len() >= n * cols);
+        let xr = SyncPtr(acts.xr.as_mut_ptr());
+        per_token(pool, n, &|i| {
+            // SAFETY: token i's row of `xr` (in bounds, asserted), written by this call only.
+            let r = unsafe { xr.slice(i * cols, cols) };
+            for (r, x) in r.iter_mut().zip(&xs[i * cols..(i + 1) * cols]) {
+                *r = f16::from_f32(*x).to_f32();
+            }
+        });
         acts.f16_ready = true;
     }
     let xs: &[f32] = if w.format == Format::F16 {
@@ -211,15 +246,25 @@ fn matmul(
         xs
     };
     if q8 && !acts.q8_ready {
-        for i in 0..n {
-            kernels::quantize_q8(
-                simd,
-                &xs[i * cols..(i + 1) * cols],
-                &mut acts.xq[i * cols..(i + 1) * cols],
-                &mut acts.xd[i * cols / 32..(i + 1) * cols / 32],
-            );
-        }
-        kernels::q8_block_sums(&acts.xq[..n * cols], &mut acts.xsum[..n * cols / 32]);
+        let nb = cols / 32;
+        assert!(acts.xq.len() >= n * cols && acts.xd.len() >= n * nb && acts.xsum.len() >= n * nb);
+        let (qp, dp, sp) = (
+            SyncPtr(acts.xq.as_mut_ptr()),
+            SyncPtr(acts.xd.as_mut_ptr()),
+            SyncPtr(acts.xsum.as_mut_ptr()),
+        );
+        per_token(pool, n, &|i| {
+            // SAFETY: token i's rows (in bounds, asserted), written by this call only.
+            let (q, d, sums) = unsafe {
+                (
+                    qp.slice(i * cols, cols),
+                    dp.slice(i * nb, nb),
+                    sp.slice(i * nb, nb),
+                )
+            };
+            kernels::quantize_q8(simd, &xs[i * cols..(i + 1) * cols], q, d);
+            kernels::q8_block_sums(q, sums);
+        });
         acts.q8_ready = true;
     }
     let (xq, xd, xsum) = (&acts.xq[..], &acts.xd[..], &acts.xsum[..]);
@@ -327,6 +372,18 @@ fn matmul(
                 unsafe { *out_ptr.get().add(i * rows + r) = v };
             }
         }
+    });
+}
+
+/// `rms_norm` of each of the `n` rows of `d` values of `x` into `out`.
+fn norm_rows(pool: &Pool, x: &[f32], w: &Tensor, eps: f32, out: &mut [f32], n: usize, d: usize) {
+    assert!(x.len() >= n * d && out.len() >= n * d);
+    let out = SyncPtr(out.as_mut_ptr());
+    per_token(pool, n, &|i| {
+        // SAFETY: token i's row of `out` (in bounds, asserted), written by this call only.
+        rms_norm(&x[i * d..(i + 1) * d], w, eps, unsafe {
+            out.slice(i * d, d)
+        });
     });
 }
 
@@ -754,14 +811,7 @@ impl Engine {
         let inv_sqrt = 1.0 / (hd as f32).sqrt();
         for (li, l) in model.layers.iter().enumerate() {
             let s = &mut self.s;
-            for i in 0..n {
-                rms_norm(
-                    &s.x[i * d..(i + 1) * d],
-                    &l.attn_norm,
-                    c.rms_eps,
-                    &mut s.h[i * d..(i + 1) * d],
-                );
-            }
+            norm_rows(pool, &s.x, &l.attn_norm, c.rms_eps, &mut s.h, n, d);
             matmul(pool, simd, &l.wq, &s.h, n, &mut s.acts, false, &mut s.q);
             matmul(pool, simd, &l.wk, &s.h, n, &mut s.acts, true, &mut s.k);
             matmul(pool, simd, &l.wv, &s.h, n, &mut s.acts, true, &mut s.v);
@@ -825,14 +875,7 @@ impl Engine {
             for (x, o) in s.x[..n * d].iter_mut().zip(&s.h) {
                 *x += o;
             }
-            for i in 0..n {
-                rms_norm(
-                    &s.x[i * d..(i + 1) * d],
-                    &l.ffn_norm,
-                    c.rms_eps,
-                    &mut s.h[i * d..(i + 1) * d],
-                );
-            }
+            norm_rows(pool, &s.x, &l.ffn_norm, c.rms_eps, &mut s.h, n, d);
             matmul(
                 pool,
                 simd,
@@ -844,9 +887,15 @@ impl Engine {
                 &mut s.gate,
             );
             matmul(pool, simd, &l.w_up, &s.h, n, &mut s.acts, true, &mut s.up);
-            for (g, u) in s.gate[..n * ff].iter_mut().zip(&s.up) {
-                *g = silu(*g) * u;
-            }
+            let (gate, up) = (SyncPtr(s.gate.as_mut_ptr()), &s.up);
+            assert!(s.gate.len() >= n * ff && up.len() >= n * ff);
+            per_token(pool, n, &|i| {
+                // SAFETY: token i's row of `gate` (in bounds, asserted), written by this call only.
+                let g = unsafe { gate.slice(i * ff, ff) };
+                for (g, u) in g.iter_mut().zip(&up[i * ff..(i + 1) * ff]) {
+                    *g = silu(*g) * u;
+                }
+            });
             matmul(
                 pool,
                 simd,
@@ -934,14 +983,7 @@ impl Engine {
         let s = &mut self.s;
         if all_logits {
             let vocab = c.vocab_size();
-            for i in 0..n {
-                rms_norm(
-                    &s.x[i * d..(i + 1) * d],
-                    &model.norm,
-                    c.rms_eps,
-                    &mut s.h[i * d..(i + 1) * d],
-                );
-            }
+            norm_rows(pool, &s.x, &model.norm, c.rms_eps, &mut s.h, n, d);
             matmul(
                 pool,
                 simd,
