@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # tendon-policy against llama.cpp on the same ~110M-parameter random-weight
-# Llama GGUF (F16, Q8_0, Q4_0), same threads, alternating runs (A B A B A B).
+# Llama GGUF (F16, Q8_0, Q4_0), same threads, alternating runs (A B A B A B),
+# each run the best of REPEATS passes in one process on both sides (this
+# shared VM's speed swings by up to 2x between processes; best-of-N in each
+# process and the median over rounds keeps one slow spell from deciding).
 # Prints one line per run and a median table with ratios (ours / llama.cpp),
 # then batch-8 decode throughput (8 sequences stepped together, total tok/s)
 # against batch 1 in the same `tendon bench decode --batch 8` run.
-# usage: scripts/bench-policy.sh [THREADS] [PROMPT_TOKENS] [GEN_TOKENS]
+# usage: scripts/bench-policy.sh [THREADS] [PROMPT_TOKENS] [GEN_TOKENS] [REPEATS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-THREADS=${1:-2}; P=${2:-128}; G=${3:-32}
+THREADS=${1:-2}; P=${2:-128}; G=${3:-32}; R=${4:-3}
 PY=$(scripts/install-policy-peers.sh | tail -n 1)
 DIR="${TENDON_POLICY_BENCH_DIR:-$HOME/.cache/tendon/policy-bench}"
 mkdir -p "$DIR"
@@ -22,8 +25,8 @@ results=$(mktemp)
 for round in 1 2 3; do
   for ty in F16 Q8_0 Q4_0; do
     f="$DIR/llama-110m-$ty.gguf"
-    ours=$("$TENDON" bench decode --model "$f" --threads "$THREADS" --prompt-tokens "$P" --gen-tokens "$G" --repeats 1 --json)
-    theirs=$("$PY" policy/tests/peers/llama_bench.py "$f" "$THREADS" "$P" "$G" 1)
+    ours=$("$TENDON" bench decode --model "$f" --threads "$THREADS" --prompt-tokens "$P" --gen-tokens "$G" --repeats "$R" --json)
+    theirs=$("$PY" policy/tests/peers/llama_bench.py "$f" "$THREADS" "$P" "$G" "$R")
     echo "$ty ours $ours" | tee -a "$results"
     echo "$ty llama.cpp $theirs" | tee -a "$results"
   done
@@ -31,7 +34,7 @@ done
 for round in 1 2 3; do
   for ty in F16 Q8_0 Q4_0; do
     f="$DIR/llama-110m-$ty.gguf"
-    b=$("$TENDON" bench decode --model "$f" --threads "$THREADS" --prompt-tokens "$P" --gen-tokens "$G" --repeats 1 --batch 8 --json)
+    b=$("$TENDON" bench decode --model "$f" --threads "$THREADS" --prompt-tokens "$P" --gen-tokens "$G" --repeats "$R" --batch 8 --json)
     echo "$ty batch $b" | tee -a "$results"
   done
 done
