@@ -20,8 +20,12 @@ if ! "$PY" -c "import gguf, numpy" 2>/dev/null; then
 fi
 # x86-64-v3 (AVX2/FMA/F16C) build, not -march=native: this VM advertises AMX,
 # whose tile instructions trap (SIGILL in ggml_backend_amx_mul_mat), and an
-# AVX2 llama.cpp is the like-for-like anchor for our AVX2 kernels.
+# AVX2 llama.cpp is the like-for-like anchor for our AVX2 kernels. AVX-VNNI
+# is added where the CPU has it, because our integer kernels use it there.
 LLAMA_CMAKE_ARGS="-DLLAMA_CURL=OFF -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+if grep -qw avx_vnni /proc/cpuinfo 2>/dev/null; then
+  LLAMA_CMAKE_ARGS="$LLAMA_CMAKE_ARGS -DGGML_AVX_VNNI=ON"
+fi
 STAMP="$VENV/.llama-cpp-cmake-args"
 if ! "$PY" -c "import llama_cpp" 2>/dev/null || [ "$(cat "$STAMP" 2>/dev/null)" != "$LLAMA_CMAKE_ARGS" ]; then
   start=$(date +%s)

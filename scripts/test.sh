@@ -22,6 +22,12 @@ speech_env=$(scripts/install-speech.sh); eval "$speech_env"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+# The policy engine again without AVX-VNNI, so a VNNI machine also runs the
+# AVX2-only integer kernels (llama.cpp's peer tests need not run twice).
+if grep -qw avx_vnni /proc/cpuinfo; then
+  TENDON_POLICY_NO_VNNI=1 cargo test --locked -p tendon-policy --lib --test engine_vs_reference \
+    --test batch --test speculative --test decode_allocates_nothing 2>&1 | tee -a "$log"
+fi
 # The microphone path (cpal on ALSA) has no sound card to run against here; it must build.
 cargo clippy --locked -q -p tendon --features audio-device -- -D warnings 2>&1 | tee -a "$log"
 # The policy engine's NEON kernels, cross-compiled for aarch64 and run under qemu-user.

@@ -407,7 +407,7 @@ pub fn bench_decode(
         best_p = best_p.max(prompt_tokens as f64 / tp);
         best_d = best_d.max(gen_tokens as f64 / td);
     }
-    let (threads, simd) = (e.threads(), e.simd().name());
+    let (threads, simd) = (e.threads(), e.simd().describe());
     let model = e.model_arc();
     drop(e);
     let batch_decode_tok_s = if batch > 1 {

@@ -196,7 +196,8 @@ struct Acts {
     /// Q8 blocks (for Q8_0 and Q4_0 weights).
     xq: Vec<i8>,
     xd: Vec<f32>,
-    /// The i32 sum of each Q8 block's codes (for Q4_0 weights).
+    /// The i32 sum of each Q8 block's codes (for the interleaved Q4_0 and
+    /// Q8_0 prefill tiles).
     xsum: Vec<i32>,
     /// Rounded to F16 (for F16 weights).
     xr: Vec<f32>,

@@ -227,6 +227,18 @@ q8_tile!(q8_tile_avx2, "avx2,fma,f16c", udot_avx2);
 // than maddubs + madd.
 q8_tile!(q8_tile_vnni, "avx2,fma,f16c,avxvnni", udot_vnni);
 
+/// Whether the integer kernels use AVX-VNNI: the CPU has it and
+/// `TENDON_POLICY_NO_VNNI` is unset (or 0). Setting it compares us fairly
+/// with engines built without VNNI, and runs the AVX2-only integer paths on
+/// a VNNI machine (`scripts/test.sh` runs the policy tests both ways).
+pub fn vnni() -> bool {
+    static VNNI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *VNNI.get_or_init(|| {
+        is_x86_feature_detected!("avxvnni")
+            && std::env::var_os("TENDON_POLICY_NO_VNNI").is_none_or(|v| v == "0")
+    })
+}
+
 /// `q8_tile_*` for a Q8_0 or Q4_0 row, with AVX-VNNI's dpbusd where the
 /// CPU has it (the same integers in one instruction instead of two).
 #[inline]
@@ -237,7 +249,7 @@ unsafe fn q8_tile<const R: usize, const T: usize>(
     xd: [*const f32; T],
     nb: usize,
 ) -> [[f32; T]; R] {
-    match (format == Format::Q4_0, is_x86_feature_detected!("avxvnni")) {
+    match (format == Format::Q4_0, vnni()) {
         (true, true) => q8_tile_vnni::<R, T, true>(rows, xq, xd, nb),
         (true, false) => q8_tile_avx2::<R, T, true>(rows, xq, xd, nb),
         (false, true) => q8_tile_vnni::<R, T, false>(rows, xq, xd, nb),
@@ -645,11 +657,12 @@ pub unsafe fn matmul_rows(
         let dp = |i: usize| xd.as_ptr().add(i * nb);
         // Rows met by many vectors: interleave 8 rows at a time on the stack
         // (`interleave_group`), once for all n vectors.
-        let vnni = is_x86_feature_detected!("avxvnni");
+        let vnni = vnni();
         if groups(format, vnni) && n >= 8 && nb <= WIDE_BLOCKS {
             assert!(xsum.len() >= n * nb);
             let sp = |i: usize| xsum.as_ptr().add(i * nb);
-            let mut group = std::mem::MaybeUninit::<CacheAligned<[u8; WIDE_BLOCKS * GROUP_BLOCK]>>::uninit();
+            let mut group =
+                std::mem::MaybeUninit::<CacheAligned<[u8; WIDE_BLOCKS * GROUP_BLOCK]>>::uninit();
             let gp = group.as_mut_ptr() as *mut u8;
             while k + GROUP_ROWS <= n_rows {
                 prefetch_rows(

@@ -45,6 +45,15 @@ impl Simd {
         Simd::Portable
     }
 
+    /// `name`, plus "+avx-vnni" where the integer kernels use it.
+    pub fn describe(self) -> &'static str {
+        #[cfg(target_arch = "x86_64")]
+        if self == Simd::Avx2 && avx2::vnni() {
+            return "avx2+avx-vnni";
+        }
+        self.name()
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Simd::Portable => "portable",
@@ -90,8 +99,9 @@ pub fn portable_quantize_q8(x: &[f32], qs: &mut [i8], ds: &mut [f32]) {
 }
 
 /// The i32 block sums `xsum[b]` = Σ of the 32 codes of Q8 block b, which
-/// turn a dot with raw Q4_0 nibbles into the dot with their values:
-/// Σ (n − 8)·x = Σ n·x − 8·Σ x.
+/// turn a dot with offset weight codes (Q4_0's raw nibbles, value + 8;
+/// Q8_0's bytes with the sign bit flipped, value + 128) into the dot with
+/// their values: Σ (c − bias)·x = Σ c·x − bias·Σ x.
 pub fn q8_block_sums(xq: &[i8], xsum: &mut [i32]) {
     for (s, q) in xsum.iter_mut().zip(xq.chunks_exact(32)) {
         *s = q.iter().map(|v| *v as i32).sum();
