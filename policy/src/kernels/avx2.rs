@@ -119,31 +119,32 @@ unsafe fn tile<const R: usize, const T: usize>(
 
 /// The integer dot of 32 unsigned by 32 signed bytes, as 8 i32 lane sums.
 /// No pair of products can saturate maddubs' i16: |w| ≤ 128 and |x| ≤ 127
-/// (activations are quantized to ±127), so it equals AVX-VNNI's dpbusd.
+/// (activations are quantized to ±127).
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn udot_avx2(aw: __m256i, sx: __m256i) -> __m256i {
     _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), _mm256_set1_epi16(1))
 }
 
-#[target_feature(enable = "avx2,fma,f16c,avxvnni")]
-unsafe fn udot_vnni(aw: __m256i, sx: __m256i) -> __m256i {
-    _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), aw, sx)
-}
-
 /// Q8_0/Q4_0 rows against Q8 activation vectors, `R` rows × `T` vectors at
-/// a time: each weight block is loaded, unpacked and sign-split once for
-/// the `T` vectors, each activation block loaded once for the `R` rows.
-/// Each block's integer dot of a pair is summed to one i32 (exact, so it
-/// does not matter which pairs share the reduction), and every (row,
-/// vector) pair has one f32 lane of a single accumulator, summed over the
-/// blocks in order, so a result does not depend on R or T: decode (R×1),
-/// prefill and batch steps (R×4) give bit-identical dots. Reducing before
-/// the float work leaves one convert and one FMA per block for up to eight
-/// pairs instead of one per pair. The integer dot uses
-/// llama.cpp's sign trick (maddubs needs one unsigned operand, so |w| meets
-/// sign(w)·x).
+/// a time: each weight block is loaded and unpacked once for the `T`
+/// vectors, each activation block loaded once for the `R` rows. Each
+/// block's integer dot of a pair is summed to one i32 (exact, so it does
+/// not matter which pairs share the reduction), and every (row, vector)
+/// pair has one f32 lane of a single accumulator, summed over the blocks in
+/// order, so a result does not depend on R or T: decode (R×1), prefill and
+/// batch steps (R×4) give bit-identical dots. Reducing before the float
+/// work leaves one convert and one FMA per block for up to eight pairs
+/// instead of one per pair.
+///
+/// The integer dot needs one unsigned operand. Q4_0 rows (and Q8_0 rows
+/// with AVX-VNNI) use offset codes, unsigned: raw nibbles (value + 8) or
+/// bytes with the sign bit flipped (value + 128); each vector's lanes then
+/// start from −bias · Σ x of their 4 codes, computed once for the R rows,
+/// so every lane ends holding the dot of the values. Q8_0 without VNNI
+/// keeps llama.cpp's sign trick (|w| meets sign(w)·x), since maddubs would
+/// saturate on codes up to 255.
 macro_rules! q8_tile {
-    ($name:ident, $features:literal, $udot:ident) => {
+    ($name:ident, $features:literal, $vnni:literal) => {
         #[target_feature(enable = $features)]
         unsafe fn $name<const R: usize, const T: usize, const Q4: bool>(
             rows: [*const u8; R],
@@ -152,8 +153,21 @@ macro_rules! q8_tile {
             nb: usize,
         ) -> [[f32; T]; R] {
             let bb = if Q4 { 18 } else { 34 };
+            let offset = Q4 || $vnni;
             let m4 = _mm_set1_epi8(0x0F);
-            let eight = _mm256_set1_epi8(8);
+            // 8 or 128 as unsigned bytes; 128 is also the sign bit to flip.
+            let bias = _mm256_set1_epi8(if Q4 { 8 } else { -128 });
+            let ones = _mm256_set1_epi16(1);
+            // Unsigned × signed bytes, 4 products per i32 lane, onto `acc`.
+            // Without VNNI only Q4_0's codes (≤ 15) or the bias 8 meet
+            // maddubs here: pair sums within ±3810, no saturation.
+            let udot_acc = |acc: __m256i, u: __m256i, x: __m256i| -> __m256i {
+                if $vnni {
+                    _mm256_dpbusd_avx_epi32(acc, u, x)
+                } else {
+                    _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), ones))
+                }
+            };
             const { assert!(R * T <= 8) };
             let mut acc = _mm256_setzero_ps();
             for b in 0..nb {
@@ -167,17 +181,32 @@ macro_rules! q8_tile {
                         let bytes = _mm_loadu_si128(bp.add(2) as *const __m128i);
                         let lo = _mm_and_si128(bytes, m4);
                         let hi = _mm_and_si128(_mm_srli_epi16(bytes, 4), m4);
-                        _mm256_sub_epi8(_mm256_set_m128i(hi, lo), eight)
+                        _mm256_set_m128i(hi, lo)
                     } else {
-                        _mm256_loadu_si256(bp.add(2) as *const __m256i)
+                        let raw = _mm256_loadu_si256(bp.add(2) as *const __m256i);
+                        if offset {
+                            _mm256_xor_si256(raw, bias)
+                        } else {
+                            raw
+                        }
                     };
-                    aw[r] = _mm256_sign_epi8(w[r], w[r]);
+                    if !offset {
+                        aw[r] = _mm256_sign_epi8(w[r], w[r]);
+                    }
                 }
                 let mut v = [_mm256_setzero_si256(); 8];
                 for t in 0..T {
                     let q = _mm256_loadu_si256(xq[t].add(b * 32) as *const __m256i);
-                    for r in 0..R {
-                        v[r * T + t] = $udot(aw[r], _mm256_sign_epi8(q, w[r]));
+                    if offset {
+                        let zero = _mm256_setzero_si256();
+                        let start = _mm256_sub_epi32(zero, udot_acc(zero, bias, q));
+                        for r in 0..R {
+                            v[r * T + t] = udot_acc(start, w[r], q);
+                        }
+                    } else {
+                        for r in 0..R {
+                            v[r * T + t] = udot_avx2(aw[r], _mm256_sign_epi8(q, w[r]));
+                        }
                     }
                 }
                 let s = if R == 2 && T == 4 {
@@ -222,10 +251,10 @@ unsafe fn lane_sums8(v: [__m256i; 8]) -> __m256i {
     )
 }
 
-q8_tile!(q8_tile_avx2, "avx2,fma,f16c", udot_avx2);
+q8_tile!(q8_tile_avx2, "avx2,fma,f16c", false);
 // Measured on the 110M Q8_0 GGUF, one thread: prefill about 10 % faster
-// than maddubs + madd.
-q8_tile!(q8_tile_vnni, "avx2,fma,f16c,avxvnni", udot_vnni);
+// than maddubs + madd (before the interleaved prefill tiles).
+q8_tile!(q8_tile_vnni, "avx2,fma,f16c,avxvnni", true);
 
 /// Whether the integer kernels use AVX-VNNI: the CPU has it and
 /// `TENDON_POLICY_NO_VNNI` is unset (or 0). Setting it compares us fairly
