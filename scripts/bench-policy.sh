@@ -7,10 +7,10 @@
 # Prints one line per run and a median table with ratios (ours / llama.cpp),
 # then batch-8 decode throughput (8 sequences stepped together, total tok/s)
 # against batch 1 in the same `tendon bench decode --batch 8` run.
-# usage: scripts/bench-policy.sh [THREADS] [PROMPT_TOKENS] [GEN_TOKENS] [REPEATS]
+# usage: scripts/bench-policy.sh [THREADS] [PROMPT_TOKENS] [GEN_TOKENS] [REPEATS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-THREADS=${1:-2}; P=${2:-128}; G=${3:-32}; R=${4:-3}
+THREADS=${1:-2}; P=${2:-128}; G=${3:-32}; R=${4:-3}; ROUNDS=${5:-3}
 PY=$(scripts/install-policy-peers.sh | tail -n 1)
 DIR="${TENDON_POLICY_BENCH_DIR:-$HOME/.cache/tendon/policy-bench}"
 mkdir -p "$DIR"
@@ -22,7 +22,7 @@ for ty in F16 Q8_0 Q4_0; do
       --heads 12 --kv-heads 12 --ff 2048 --vocab 16384 --ctx 1024 --seed 7
 done
 results=$(mktemp)
-for round in 1 2 3; do
+for round in $(seq "$ROUNDS"); do
   for ty in F16 Q8_0 Q4_0; do
     f="$DIR/llama-110m-$ty.gguf"
     ours=$("$TENDON" bench decode --model "$f" --threads "$THREADS" --prompt-tokens "$P" --gen-tokens "$G" --repeats "$R" --json)
