@@ -268,7 +268,10 @@ fn matmul(
         });
         acts.q8_ready = true;
     }
-    let (xq, xd, xsum) = (&acts.xq[..], &acts.xd[..], &acts.xsum[..]);
+    let (xq, xd) = (&acts.xq[..], &acts.xd[..]);
+    // Only the x86-64 prefill tiles take the block sums.
+    #[cfg(target_arch = "x86_64")]
+    let xsum = &acts.xsum[..];
     let out_ptr = SyncPtr(out.as_mut_ptr());
     assert!(out.len() >= n * rows && xs.len() >= n * cols);
     let threads = pool.threads();
