@@ -589,42 +589,50 @@ pub unsafe fn dot_rows(
     out: &mut [f32],
 ) {
     let n_rows = out.len().min(rows.len() / row_bytes.max(1));
-    let row = |k: usize| &rows[k * row_bytes..(k + 1) * row_bytes];
     let mut k = 0;
     // Eight rows per pass: the integer tile's lane reduction then sums 8
     // useful (row, vector) pairs instead of 4.
     while k + 8 <= n_rows {
-        prefetch_rows(rows, (k + 8) * row_bytes, (k + 16) * row_bytes);
-        let v = tile::<8, 1>(
-            format,
-            std::array::from_fn(|r| row(k + r)),
-            tensor_scale,
-            [x],
-            [xq],
-            [xd],
-        );
-        for r in 0..8 {
-            out[k + r] = v[r][0];
-        }
+        rows_pass::<8>(format, rows, row_bytes, k, tensor_scale, x, xq, xd, out);
         k += 8;
     }
     while k + 4 <= n_rows {
-        prefetch_rows(rows, (k + 4) * row_bytes, (k + 8) * row_bytes);
-        let v = tile::<4, 1>(
-            format,
-            [row(k), row(k + 1), row(k + 2), row(k + 3)],
-            tensor_scale,
-            [x],
-            [xq],
-            [xd],
-        );
-        for r in 0..4 {
-            out[k + r] = v[r][0];
-        }
+        rows_pass::<4>(format, rows, row_bytes, k, tensor_scale, x, xq, xd, out);
         k += 4;
     }
     for k in k..n_rows {
-        out[k] = tile::<1, 1>(format, [row(k)], tensor_scale, [x], [xq], [xd])[0][0];
+        rows_pass::<1>(format, rows, row_bytes, k, tensor_scale, x, xq, xd, out);
+    }
+}
+
+/// `out[k..k + R]` = rows `k..k + R` · x through one `R × 1` tile, with the
+/// next `R` rows prefetched.
+#[target_feature(enable = "avx2,fma,f16c")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn rows_pass<const R: usize>(
+    format: Format,
+    rows: &[u8],
+    row_bytes: usize,
+    k: usize,
+    tensor_scale: f32,
+    x: &[f32],
+    xq: &[i8],
+    xd: &[f32],
+    out: &mut [f32],
+) {
+    prefetch_rows(rows, (k + R) * row_bytes, (k + 2 * R) * row_bytes);
+    let row = |r: usize| &rows[(k + r) * row_bytes..(k + r + 1) * row_bytes];
+    let v = tile::<R, 1>(
+        format,
+        std::array::from_fn(row),
+        tensor_scale,
+        [x],
+        [xq],
+        [xd],
+    );
+    for r in 0..R {
+        out[k + r] = v[r][0];
     }
 }
 
@@ -912,12 +920,115 @@ mod tests {
     use super::*;
     use crate::rng::SplitMix64;
 
+    fn has_avx2_fma_f16c() -> bool {
+        is_x86_feature_detected!("avx2")
+            && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("f16c")
+    }
+
+    /// `n` activation vectors of `cols` values and their Q8 form.
+    struct TestActs {
+        x: Vec<f32>,
+        xq: Vec<i8>,
+        xd: Vec<f32>,
+        xsum: Vec<i32>,
+        cols: usize,
+        n: usize,
+    }
+
+    impl TestActs {
+        /// `x` with its Q8 form and block sums; `extremes`: every other code
+        /// forced to ±127, the largest integer products.
+        fn new(x: Vec<f32>, cols: usize, n: usize, extremes: bool) -> TestActs {
+            let nb = cols / 32;
+            let (mut xq, mut xd, mut xsum) =
+                (vec![0i8; n * cols], vec![0f32; n * nb], vec![0; n * nb]);
+            super::super::quantize_q8(super::super::Simd::Avx2, &x, &mut xq, &mut xd);
+            if extremes {
+                for v in xq.iter_mut().step_by(2) {
+                    *v = if *v >= 0 { 127 } else { -127 };
+                }
+            }
+            super::super::q8_block_sums(&xq, &mut xsum);
+            TestActs {
+                x,
+                xq,
+                xd,
+                xsum,
+                cols,
+                n,
+            }
+        }
+    }
+
+    /// Runs `matmul_rows` over rows `0..split` and `split..rows` (as two
+    /// threads' chunks would) and `dot_rows` per vector, and asserts that
+    /// every result equals the single `dot`, bit for bit.
+    fn assert_rows_paths_match_single_dots(
+        format: Format,
+        bytes: &[u8],
+        tensor_scale: f32,
+        rows: usize,
+        a: &TestActs,
+        split: usize,
+    ) {
+        let (cols, n, nb) = (a.cols, a.n, a.cols / 32);
+        let rb = format.row_bytes(cols).unwrap();
+        let mut out = vec![f32::NAN; n * rows];
+        for (from, to) in [(0, split), (split, rows)] {
+            // SAFETY: callers checked AVX2/FMA/F16C; `out` holds n·rows.
+            unsafe {
+                matmul_rows(
+                    format,
+                    &bytes[from * rb..to * rb],
+                    rb,
+                    from,
+                    tensor_scale,
+                    &a.x,
+                    &a.xq,
+                    &a.xd,
+                    &a.xsum,
+                    cols,
+                    n,
+                    out.as_mut_ptr(),
+                    rows,
+                )
+            };
+        }
+        let q8 = super::super::wants_q8(format);
+        for i in 0..n {
+            let xs = &a.x[i * cols..(i + 1) * cols];
+            let (qs, ds) = if q8 {
+                (&a.xq[i * cols..(i + 1) * cols], &a.xd[i * nb..(i + 1) * nb])
+            } else {
+                (&[][..], &[][..])
+            };
+            // The decode matvec over the same rows.
+            let mut decoded = vec![f32::NAN; rows];
+            // SAFETY: as above.
+            unsafe { dot_rows(format, bytes, rb, tensor_scale, xs, qs, ds, &mut decoded) };
+            for r in 0..rows {
+                let row = &bytes[r * rb..(r + 1) * rb];
+                // SAFETY: as above.
+                let want = unsafe { dot(format, row, tensor_scale, xs, qs, ds) };
+                let got = out[i * rows + r];
+                assert_eq!(
+                    got.to_bits(),
+                    want.to_bits(),
+                    "{format} row {r} vector {i}: {got} vs {want}"
+                );
+                assert_eq!(
+                    decoded[r].to_bits(),
+                    want.to_bits(),
+                    "{format} decode row {r}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn matmul_rows_and_dot_rows_give_the_single_dot_bits_for_every_format() {
-        if !(is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c"))
-        {
+        if !has_avx2_fma_f16c() {
             return;
         }
         let mut rng = SplitMix64::new(14);
@@ -927,87 +1038,14 @@ mod tests {
             let cols = if format.block_values() == 1 { 100 } else { 128 };
             let p =
                 crate::quant::quantize(format, &rng.normal_vec(rows * cols, 1.0), cols).unwrap();
-            let rb = format.row_bytes(cols).unwrap();
-            let x = rng.normal_vec(n * cols, 1.0);
-            let nb = cols / 32;
-            let (mut xq, mut xd, mut xsum) =
-                (vec![0i8; n * cols], vec![0f32; n * nb], vec![0; n * nb]);
-            if super::super::wants_q8(format) {
-                super::super::quantize_q8(super::super::Simd::Avx2, &x, &mut xq, &mut xd);
-                super::super::q8_block_sums(&xq, &mut xsum);
-            }
-            let mut out = vec![f32::NAN; n * rows];
-            for (from, to) in [(0, 7), (7, rows)] {
-                // SAFETY: the features were detected above; `out` holds n·rows.
-                unsafe {
-                    matmul_rows(
-                        format,
-                        &p.bytes[from * rb..to * rb],
-                        rb,
-                        from,
-                        p.tensor_scale,
-                        &x,
-                        &xq,
-                        &xd,
-                        &xsum,
-                        cols,
-                        n,
-                        out.as_mut_ptr(),
-                        rows,
-                    )
-                };
-            }
-            for i in 0..n {
-                let (xs, qs, ds) = if super::super::wants_q8(format) {
-                    (
-                        &x[i * cols..(i + 1) * cols],
-                        &xq[i * cols..(i + 1) * cols],
-                        &xd[i * nb..(i + 1) * nb],
-                    )
-                } else {
-                    (&x[i * cols..(i + 1) * cols], &[][..], &[][..])
-                };
-                // The decode matvec over the same rows.
-                let mut decoded = vec![f32::NAN; rows];
-                // SAFETY: as above.
-                unsafe {
-                    dot_rows(
-                        format,
-                        &p.bytes,
-                        rb,
-                        p.tensor_scale,
-                        xs,
-                        qs,
-                        ds,
-                        &mut decoded,
-                    )
-                };
-                for r in 0..rows {
-                    let row = &p.bytes[r * rb..(r + 1) * rb];
-                    // SAFETY: as above.
-                    let want = unsafe { dot(format, row, p.tensor_scale, xs, qs, ds) };
-                    assert_eq!(
-                        out[i * rows + r].to_bits(),
-                        want.to_bits(),
-                        "{format} row {r} vector {i}: {} vs {want}",
-                        out[i * rows + r]
-                    );
-                    assert_eq!(
-                        decoded[r].to_bits(),
-                        want.to_bits(),
-                        "{format} decode row {r}"
-                    );
-                }
-            }
+            let acts = TestActs::new(rng.normal_vec(n * cols, 1.0), cols, n, false);
+            assert_rows_paths_match_single_dots(format, &p.bytes, p.tensor_scale, rows, &acts, 7);
         }
     }
 
     #[test]
     fn interleaved_groups_give_the_single_dot_bits_on_every_integer_path() {
-        if !(is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c"))
-        {
+        if !has_avx2_fma_f16c() {
             return;
         }
         let vnni = is_x86_feature_detected!("avxvnni");
@@ -1025,55 +1063,19 @@ mod tests {
             let (lowest, highest) = if q4 { (0x00, 0xFF) } else { (0x80, 0x7F) };
             q[2..bb].fill(lowest);
             q[rb + 2..rb + bb].fill(highest);
-            let x = rng.normal_vec(n * cols, 1.0);
-            let mut xq = vec![0i8; n * cols];
-            let mut xd = vec![0f32; n * nb];
-            super::super::quantize_q8(super::super::Simd::Avx2, &x, &mut xq, &mut xd);
-            for v in xq.iter_mut().step_by(2) {
-                *v = if *v >= 0 { 127 } else { -127 };
-            }
-            let mut xsum = vec![0i32; n * nb];
-            super::super::q8_block_sums(&xq, &mut xsum);
-            let mut out = vec![f32::NAN; n * rows];
+            let acts = TestActs::new(rng.normal_vec(n * cols, 1.0), cols, n, true);
             // Rows 0..5 (too few for a group) and 5..21 (two groups of 8).
-            for (from, to) in [(0, 5), (5, rows)] {
-                // SAFETY: the features were detected above; `out` holds n·rows.
-                unsafe {
-                    matmul_rows(
-                        format,
-                        &q[from * rb..to * rb],
-                        rb,
-                        from,
-                        1.0,
-                        &x,
-                        &xq,
-                        &xd,
-                        &xsum,
-                        cols,
-                        n,
-                        out.as_mut_ptr(),
-                        rows,
-                    )
-                };
-            }
+            assert_rows_paths_match_single_dots(format, &q, 1.0, rows, &acts, 5);
+            let (xq, xd, xsum) = (&acts.xq, &acts.xd, &acts.xsum);
             let single = |r: usize, i: usize| {
                 let (xs, qs, ds) = (
-                    &x[i * cols..(i + 1) * cols],
+                    &acts.x[i * cols..(i + 1) * cols],
                     &xq[i * cols..(i + 1) * cols],
                     &xd[i * nb..(i + 1) * nb],
                 );
-                // SAFETY: as above.
+                // SAFETY: the features were detected above.
                 unsafe { dot(format, &q[r * rb..(r + 1) * rb], 1.0, xs, qs, ds) }
             };
-            for i in 0..n {
-                for r in 0..rows {
-                    assert_eq!(
-                        out[i * rows + r].to_bits(),
-                        single(r, i).to_bits(),
-                        "{format} row {r} vector {i}"
-                    );
-                }
-            }
             // Each integer path directly, on the group of rows 0..8.
             let mut group = vec![0u8; nb * GROUP_BLOCK];
             let qp = [0, 1, 2, 3].map(|t| xq.as_ptr().wrapping_add(t * cols));
@@ -1115,11 +1117,7 @@ mod tests {
 
     #[test]
     fn vnni_and_avx2_integer_dots_are_bit_identical_even_at_the_extremes() {
-        if !(is_x86_feature_detected!("avx2")
-            && is_x86_feature_detected!("fma")
-            && is_x86_feature_detected!("f16c")
-            && is_x86_feature_detected!("avxvnni"))
-        {
+        if !(has_avx2_fma_f16c() && is_x86_feature_detected!("avxvnni")) {
             return;
         }
         let mut rng = SplitMix64::new(12);
