@@ -454,13 +454,14 @@ const fn group_bias(q4: bool) -> i32 {
 macro_rules! group_tile {
     ($name:ident, $features:literal, $vnni:literal) => {
         #[target_feature(enable = $features)]
-        unsafe fn $name<const T: usize, const Q4: bool>(
-            group: *const u8,
-            xq: [*const i8; T],
-            xd: [*const f32; T],
-            xsum: [*const i32; T],
-            nb: usize,
-        ) -> [__m256; T] {
+        unsafe fn $name<const T: usize, const Q4: bool>(input: GroupInput<T>) -> [__m256; T] {
+            let GroupInput {
+                group,
+                xq,
+                xd,
+                xsum,
+                nb,
+            } = input;
             // maddubs' i16 pair sums would saturate on Q8_0's codes (≤ 255).
             const { assert!($vnni || Q4) };
             let bias = group_bias(Q4);
@@ -511,20 +512,41 @@ fn groups(format: Format, vnni: bool) -> bool {
     format == Format::Q4_0 || (format == Format::Q8_0 && vnni)
 }
 
-#[inline]
-unsafe fn group_tile<const T: usize>(
-    format: Format,
-    vnni: bool,
+/// What one `group_tile_*` call reads: an interleaved group of `nb`
+/// blocks, and `T` activation vectors' Q8 codes, scales and block sums.
+#[derive(Clone, Copy)]
+struct GroupInput<const T: usize> {
     group: *const u8,
     xq: [*const i8; T],
     xd: [*const f32; T],
     xsum: [*const i32; T],
     nb: usize,
+}
+
+impl<const T: usize> GroupInput<T> {
+    /// `group` against vectors `i..i + T` of activations `cols` codes apart.
+    fn at(group: *const u8, xq: &[i8], xd: &[f32], xsum: &[i32], cols: usize, i: usize) -> Self {
+        let nb = cols / 32;
+        GroupInput {
+            group,
+            xq: std::array::from_fn(|t| xq.as_ptr().wrapping_add((i + t) * cols)),
+            xd: std::array::from_fn(|t| xd.as_ptr().wrapping_add((i + t) * nb)),
+            xsum: std::array::from_fn(|t| xsum.as_ptr().wrapping_add((i + t) * nb)),
+            nb,
+        }
+    }
+}
+
+#[inline]
+unsafe fn group_tile<const T: usize>(
+    format: Format,
+    vnni: bool,
+    input: GroupInput<T>,
 ) -> [__m256; T] {
     match (format == Format::Q4_0, vnni) {
-        (true, true) => group_tile_vnni::<T, true>(group, xq, xd, xsum, nb),
-        (true, false) => group_tile_avx2::<T, true>(group, xq, xd, xsum, nb),
-        (false, true) => group_tile_vnni::<T, false>(group, xq, xd, xsum, nb),
+        (true, true) => group_tile_vnni::<T, true>(input),
+        (true, false) => group_tile_avx2::<T, true>(input),
+        (false, true) => group_tile_vnni::<T, false>(input),
         (false, false) => unreachable!("`groups` excludes Q8_0 without AVX-VNNI"),
     }
 }
@@ -697,7 +719,6 @@ pub unsafe fn matmul_rows(
         let vnni = vnni();
         if groups(format, vnni) && n >= 8 && nb <= WIDE_BLOCKS {
             assert!(xsum.len() >= n * nb);
-            let sp = |i: usize| xsum.as_ptr().add(i * nb);
             let mut group =
                 std::mem::MaybeUninit::<CacheAligned<[u8; WIDE_BLOCKS * GROUP_BLOCK]>>::uninit();
             let gp = group.as_mut_ptr() as *mut u8;
@@ -710,22 +731,16 @@ pub unsafe fn matmul_rows(
                 interleave_group(format, std::array::from_fn(|r| rp(k + r)), nb, gp);
                 let mut i = 0;
                 while i + 4 <= n {
-                    let v = group_tile::<4>(
-                        format,
-                        vnni,
-                        gp,
-                        [qp(i), qp(i + 1), qp(i + 2), qp(i + 3)],
-                        [dp(i), dp(i + 1), dp(i + 2), dp(i + 3)],
-                        [sp(i), sp(i + 1), sp(i + 2), sp(i + 3)],
-                        nb,
-                    );
+                    let v =
+                        group_tile(format, vnni, GroupInput::<4>::at(gp, xq, xd, xsum, cols, i));
                     for (t, v) in v.iter().enumerate() {
                         _mm256_storeu_ps(out.add((i + t) * out_stride + first_row + k), *v);
                     }
                     i += 4;
                 }
                 for i in i..n {
-                    let [v] = group_tile::<1>(format, vnni, gp, [qp(i)], [dp(i)], [sp(i)], nb);
+                    let [v] =
+                        group_tile(format, vnni, GroupInput::<1>::at(gp, xq, xd, xsum, cols, i));
                     _mm256_storeu_ps(out.add(i * out_stride + first_row + k), v);
                 }
                 k += GROUP_ROWS;
@@ -1078,9 +1093,6 @@ mod tests {
             };
             // Each integer path directly, on the group of rows 0..8.
             let mut group = vec![0u8; nb * GROUP_BLOCK];
-            let qp = [0, 1, 2, 3].map(|t| xq.as_ptr().wrapping_add(t * cols));
-            let dp = [0, 1, 2, 3].map(|t| xd.as_ptr().wrapping_add(t * nb));
-            let sp = [0, 1, 2, 3].map(|t| xsum.as_ptr().wrapping_add(t * nb));
             // SAFETY: the features were detected above (VNNI only where
             // present); pointers cover nb blocks of 8 rows and 4 vectors.
             let paths = unsafe {
@@ -1090,14 +1102,13 @@ mod tests {
                     nb,
                     group.as_mut_ptr(),
                 );
-                let g = group.as_ptr();
+                let g = GroupInput::<4>::at(group.as_ptr(), xq, xd, xsum, cols, 0);
                 match (q4, vnni) {
-                    (true, true) => vec![
-                        group_tile_avx2::<4, true>(g, qp, dp, sp, nb),
-                        group_tile_vnni::<4, true>(g, qp, dp, sp, nb),
-                    ],
-                    (true, false) => vec![group_tile_avx2::<4, true>(g, qp, dp, sp, nb)],
-                    (false, true) => vec![group_tile_vnni::<4, false>(g, qp, dp, sp, nb)],
+                    (true, true) => {
+                        vec![group_tile_avx2::<4, true>(g), group_tile_vnni::<4, true>(g)]
+                    }
+                    (true, false) => vec![group_tile_avx2::<4, true>(g)],
+                    (false, true) => vec![group_tile_vnni::<4, false>(g)],
                     (false, false) => vec![],
                 }
             };
