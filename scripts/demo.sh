@@ -4,10 +4,11 @@
 # zero torque (hanging in the band) → stand up → hold 10 s → squat → stand →
 # sit → damp. It prints pelvis heights, tracking error, loop timing and safety
 # trips, and exits 0 only if the robot stood and nothing tripped.
-# Installs what it needs on the first run (scripts/install-sim.sh).
+# Installs what it needs on the first run (scripts/install.sh: the Debian
+# packages of scripts/system-packages.txt, libmujoco and the G1 model).
 # Extra arguments go to `tendon sim` (e.g. --realtime, --trace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-sim.sh >/dev/null
+scripts/install.sh >/dev/null
 cargo build --locked -p tendon
 exec target/debug/tendon sim "$@"

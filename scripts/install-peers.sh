@@ -85,34 +85,9 @@ if [[ $FORCE == 0 && -x "$VPY" && -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_KE
 fi
 
 # ---- apt ------------------------------------------------------------------
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || die "not root and sudo is missing; install: ${APT_PACKAGES[*]}"
-  SUDO="sudo"
-fi
-command -v dpkg-query >/dev/null || die "this script needs a Debian/Ubuntu system (dpkg/apt)"
-
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-    missing+=("$p")
-  fi
-done
-if ((${#missing[@]})); then
-  log "apt: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  # update only when the candidate is unknown (fresh machine / empty lists)
-  if ! apt-cache policy cyclonedds-dev 2>/dev/null | grep -q "Candidate: [0-9]"; then
-    log "apt: running apt-get update"
-    $SUDO apt-get update -qq || die "apt-get update failed"
-  fi
-  if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
-    log "apt: install failed; retrying after apt-get update"
-    $SUDO apt-get update -qq || die "apt-get update failed"
-    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
-      || die "apt-get install ${missing[*]} failed"
-  fi
-fi
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+apt_install install-peers "${APT_PACKAGES[@]}" || die "could not install ${APT_PACKAGES[*]}"
 debver=$(dpkg-query -W -f='${Version}' cyclonedds-dev)
 [[ $debver == ${CYCLONEDDS_DEB_VERSION_PREFIX}* ]] \
   || die "cyclonedds-dev is $debver, need ${CYCLONEDDS_DEB_VERSION_PREFIX} (Debian 12 ships 0.10.2)"

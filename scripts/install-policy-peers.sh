@@ -8,9 +8,11 @@ VENV="${TENDON_POLICY_VENV:-$HOME/.cache/tendon/policy-venv}"
 GGUF_VERSION=0.19.0
 LLAMA_CPP_PYTHON_VERSION=0.3.36
 
-if ! command -v cmake >/dev/null || ! command -v g++ >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq cmake g++ >/dev/null
-fi
+# cmake and g++ (llama.cpp's build) come from the build's own list.
+# shellcheck source=scripts/lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+mapfile -t build_packages < <(read_package_list "$(dirname "${BASH_SOURCE[0]}")/system-packages.txt")
+apt_install install-policy-peers "${build_packages[@]}" >&2
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi

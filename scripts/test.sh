@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite. On a fresh Debian 12 machine with only the Rust
-# toolchain it first installs what the tests need (libmujoco and the G1 model,
-# see install-sim.sh; apt packages and Unitree's SDKs on CycloneDDS 0.10.2 in a
-# venv, see install-peers.sh), then
-# runs every test of the workspace. Idempotent; re-runs skip the installs.
+# toolchain it first installs what the build needs (scripts/install.sh: the
+# Debian packages of scripts/system-packages.txt, libmujoco and the G1 model),
+# then the tests' third-party peers (install-peers.sh, install-policy-peers.sh,
+# install-perception.sh, install-speech.sh), then runs every test of the
+# workspace. Idempotent; re-runs skip the installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# MuJoCo 3.17.0 and Unitree's G1 model for tendon-sim (also links target/mujoco).
-scripts/install-sim.sh >/dev/null
+# The build's Debian packages, MuJoCo 3.17.0 and Unitree's G1 model (links target/mujoco).
+scripts/install.sh >/dev/null
 TENDON_PEERS_PYTHON=$(scripts/install-peers.sh | tail -n 1)
 export TENDON_PEERS_PYTHON
 echo "[test] Unitree SDK peers: $TENDON_PEERS_PYTHON" >&2
@@ -28,10 +29,21 @@ if grep -qw avx_vnni /proc/cpuinfo; then
   TENDON_POLICY_NO_VNNI=1 cargo test --locked -p tendon-policy --lib --test engine_vs_reference \
     --test batch --test speculative --test decode_allocates_nothing 2>&1 | tee -a "$log"
 fi
+# Latest<T>, the lock-free handoff every thread shares, under loom: every
+# interleaving of a writer and two readers, with its data-race detector.
+RUSTFLAGS="--cfg loom" cargo test --locked -q --target-dir target/loom -p tendon-core --lib latest 2>&1 | tee -a "$log"
 # The microphone path (cpal on ALSA) has no sound card to run against here; it must build.
 cargo clippy --locked -q -p tendon --features audio-device -- -D warnings 2>&1 | tee -a "$log"
-# The policy engine's NEON kernels, cross-compiled for aarch64 and run under qemu-user.
+# Every Debian package the build and the binary use is in scripts/system-packages.txt.
+scripts/check-system-packages.sh 2>&1 | tee -a "$log"
+# The policy engine's NEON kernels, cross-compiled for aarch64 and run under
+# qemu-user; where the aarch64 standard library cannot be had it reports a skip.
 scripts/test-aarch64.sh 2>&1 | tee -a "$log"
-# One closing line for the whole suite (cargo's last line is a doc-test run
-# that may well have 0 tests).
-awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+# One closing line for the whole suite: cargo's test results plus the script
+# checks (`check: NAME ok|FAILED|SKIPPED`), so a check that could not run
+# shows as skipped instead of hiding in a green run.
+awk '/^test result:/ { p += $4; f += $6 }
+     /^check: [^ ]+ ok$/ { p += 1 }
+     /^check: [^ ]+ FAILED$/ { f += 1 }
+     /^check: [^ ]+ SKIPPED/ { s += 1 }
+     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' "$log"

@@ -1,10 +1,19 @@
 //! Action-chunk blending. A producer (policy or script) answers an
 //! observation taken at `t_obs` with a chunk; it arrives `delay` later.
-//! Steps already in the past are dropped. Where the new chunk overlaps the
-//! one being executed, the old chunk is kept for a frozen prefix as long as
-//! the measured producer delay (what the robot does while the next chunk is
-//! computed should not change under it), then the target ramps linearly to
-//! the new chunk.
+//!
+//! Real-time chunking: while the producer computed, the robot kept
+//! executing the previous chunk, so the new chunk's steps for
+//! [t_obs, t_obs + delay) are a frozen prefix that has already happened.
+//! The new chunk therefore takes over at t_obs + delay, which is its
+//! arrival, counted from the observation (not arrival + delay, which made
+//! every chunk wait one more producer delay before it acted). From there
+//! the target ramps linearly from the old chunk to the new one, so that a
+//! new chunk that disagrees with the old one does not step the joints.
+//!
+//! Every time is on the control loop's clock. A chunk stamped ahead of that
+//! clock by more than `max_ahead` comes from a producer on another clock and
+//! is rejected and counted: it would sit before its first step, never
+//! expiring, and switch the expiry trip off.
 
 use std::time::Duration;
 
@@ -16,15 +25,16 @@ use tendon_core::{ActionChunk, ChunkError, MonoTime};
 pub struct BlendConfig {
     /// Length of the ramp from the old chunk to the new one.
     pub ramp: Duration,
-    /// The frozen prefix is capped, so a very late chunk still takes over.
-    pub max_frozen: Duration,
+    /// How far ahead of the loop's clock a chunk's observation time may lie
+    /// (clock jitter between threads on one clock is microseconds).
+    pub max_ahead: Duration,
 }
 
 impl Default for BlendConfig {
     fn default() -> Self {
         BlendConfig {
             ramp: Duration::from_millis(100),
-            max_frozen: Duration::from_millis(200),
+            max_ahead: Duration::from_millis(5),
         }
     }
 }
@@ -36,6 +46,8 @@ pub struct BlendCounters {
     pub rejected: u64,
     /// Chunks that arrived entirely in the past.
     pub stale: u64,
+    /// Chunks observed ahead of the loop's clock (also counted in `rejected`).
+    pub from_the_future: u64,
 }
 
 /// Executes the current chunk and blends in new ones.
@@ -89,11 +101,21 @@ impl ChunkBlender {
     }
 
     /// Takes a new chunk that arrived at `now`. Invalid chunks (NaN, bad
-    /// length or period) are rejected and counted; the running chunk is kept.
+    /// length or period, observed in the future) are rejected and counted;
+    /// the running chunk is kept.
     pub fn accept(&mut self, chunk: &ActionChunk, now: MonoTime) -> Result<(), ChunkError> {
         if let Err(e) = chunk.validate() {
             self.counters.rejected += 1;
             return Err(e);
+        }
+        let ahead = chunk.t_obs.saturating_since(now);
+        if ahead > self.config.max_ahead {
+            self.counters.rejected += 1;
+            self.counters.from_the_future += 1;
+            return Err(ChunkError::FromTheFuture {
+                ahead,
+                tolerance: self.config.max_ahead,
+            });
         }
         if chunk.end_time() < now {
             self.counters.stale += 1;
@@ -101,10 +123,10 @@ impl ChunkBlender {
         }
         self.counters.accepted += 1;
         self.last_delay = now.saturating_since(chunk.t_obs);
-        let frozen = self.last_delay.min(self.config.max_frozen);
         self.previous = self.current.take();
         self.current = Some(*chunk);
-        self.blend_start = now.checked_add(frozen).unwrap_or(now);
+        // t_obs + delay: the end of the frozen prefix, i.e. now.
+        self.blend_start = now.max(chunk.t_obs);
         Ok(())
     }
 
@@ -186,28 +208,52 @@ mod tests {
     }
 
     #[test]
-    fn overlap_keeps_old_chunk_for_the_delay_then_ramps() {
+    fn new_chunk_takes_over_at_observation_plus_delay_then_ramps() {
         let mut b = ChunkBlender::new(BlendConfig {
             ramp: Duration::from_millis(100),
-            max_frozen: Duration::from_millis(200),
+            ..BlendConfig::default()
         });
         let mut out = [0.0; 29];
         b.accept(&flat(ms(0), 0.0, 50), ms(0)).unwrap();
-        // New chunk for an observation at 100 ms arrives 40 ms later.
+        // New chunk for an observation at 100 ms arrives 40 ms later: its
+        // steps for 100..140 ms are the frozen prefix, already executed by
+        // the old chunk.
         b.accept(&flat(ms(100), 1.0, 50), ms(140)).unwrap();
         assert_eq!(b.last_delay(), Duration::from_millis(40));
-        b.target(ms(150), &mut out);
-        assert_eq!(out[3], 0.0, "frozen prefix: still the old chunk");
-        b.target(ms(180), &mut out);
-        assert_eq!(out[3], 0.0, "blend starts at arrival + delay = 180 ms");
-        b.target(ms(230), &mut out);
+        b.target(ms(140), &mut out);
+        assert_eq!(
+            out[3], 0.0,
+            "at t_obs + delay the ramp starts from the old chunk"
+        );
+        b.target(ms(190), &mut out);
         assert!(
             (out[3] - 0.5).abs() < 1e-4,
-            "half way through the ramp: {}",
+            "half way through the ramp 50 ms after arrival, not after arrival + delay: {}",
             out[3]
         );
-        b.target(ms(281), &mut out);
+        b.target(ms(241), &mut out);
         assert_eq!(out[3], 1.0, "after the ramp: the new chunk");
+    }
+
+    #[test]
+    fn chunk_observed_in_the_future_is_rejected_and_cannot_disable_expiry() {
+        let mut b = ChunkBlender::new(BlendConfig::default());
+        let mut out = [0.0; 29];
+        b.accept(&flat(ms(0), 0.25, 10), ms(0)).unwrap();
+        // A producer on another clock: observation 10 s ahead of the loop.
+        let err = b.accept(&flat(ms(10_000), 1.0, 50), ms(20)).unwrap_err();
+        assert!(matches!(err, ChunkError::FromTheFuture { .. }), "{err}");
+        assert!(err.to_string().contains("controller's clock"), "{err}");
+        assert_eq!(b.counters().from_the_future, 1);
+        assert_eq!(b.counters().rejected, 1);
+        // The running chunk still expires on time.
+        assert_eq!(
+            b.target(ms(181), &mut out),
+            BlendTarget::Expired { at: ms(180) }
+        );
+        // Within the tolerance a chunk is accepted.
+        b.accept(&flat(ms(203), 0.5, 10), ms(200)).unwrap();
+        assert_eq!(b.counters().accepted, 2);
     }
 
     #[test]

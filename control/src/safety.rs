@@ -2,7 +2,10 @@
 //! thread. It clamps and rate-limits targets, rejects non-finite values, and
 //! trips into the damping state (kp 0, kd 8) on stale state, expired chunks,
 //! Unitree's termination conditions or an e-stop. A trip latches until the
-//! operator resets it. Nothing here allocates.
+//! operator resets it; every cause that fires is counted and logged, also
+//! while latched. A non-finite robot state is a fault like any other. The
+//! operator's wireless remote is read here too (`RemoteCombos`): L2 + B is
+//! an e-stop, L2 + R2 + Start releases it. Nothing here allocates or panics.
 //!
 //! On `rt/arm_sdk` (high-level mode) the same checks apply to the upper
 //! body. There the damping command carries blend weight 0, which hands the
@@ -13,7 +16,7 @@
 use std::time::Duration;
 
 use tendon_core::joints::{ALL_JOINTS, ARM_SDK_WEIGHT_SLOT, NUM_BODY_JOINTS};
-use tendon_core::{MonoTime, MotorTargets, RobotState};
+use tendon_core::{MonoTime, MotorTargets, RemoteButtons, RobotState};
 
 /// Limits and thresholds. Defaults follow design.md and Unitree's deploy code
 /// (g1-protocol.md §7), with the stale-state limit far stricter (100 ms).
@@ -38,6 +41,165 @@ pub struct SafetyConfig {
     pub max_winding_temp_c: i16,
     pub max_casing_temp_c: i16,
     pub min_battery_percent: f32,
+}
+
+/// Button combinations of the G1's wireless remote read by the safety
+/// layer. They follow Unitree's own remote convention, where L2 + B puts the
+/// robot into damping; the release needs three buttons so it cannot happen
+/// by accident, and only on a new press while the e-stop combination is up.
+pub struct RemoteCombos;
+
+impl RemoteCombos {
+    /// Held: e-stop (damping on this cycle).
+    pub const E_STOP: u16 = RemoteButtons::L2 | RemoteButtons::B;
+    /// Pressed: clears a latched trip (the FSM stays in damp).
+    pub const RELEASE: u16 = RemoteButtons::L2 | RemoteButtons::R2 | RemoteButtons::START;
+
+    fn held(buttons: RemoteButtons, combo: u16) -> bool {
+        buttons.0 & combo == combo
+    }
+}
+
+/// The documented range of one safety setting, for validating launch files.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SettingRange {
+    pub key: &'static str,
+    pub min: f64,
+    pub max: f64,
+    pub unit: &'static str,
+}
+
+/// A safety setting outside its range (or not a number).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("safety setting {key} = {value} is outside its range {min}..={max} {unit}")]
+pub struct SettingOutOfRange {
+    pub key: &'static str,
+    pub value: f64,
+    pub min: f64,
+    pub max: f64,
+    pub unit: &'static str,
+}
+
+impl SettingRange {
+    pub fn check(&self, value: f64) -> Result<(), SettingOutOfRange> {
+        if value.is_finite() && (self.min..=self.max).contains(&value) {
+            Ok(())
+        } else {
+            Err(SettingOutOfRange {
+                key: self.key,
+                value,
+                min: self.min,
+                max: self.max,
+                unit: self.unit,
+            })
+        }
+    }
+}
+
+impl SafetyConfig {
+    /// The range each setting must lie in. Wider than Unitree's defaults
+    /// where an operator has a reason to tune (a slower link, a hotter
+    /// day), never so wide that the check stops meaning anything.
+    pub const RANGES: [SettingRange; 12] = [
+        SettingRange {
+            key: "joint_margin_rad",
+            min: 0.0,
+            max: 0.2,
+            unit: "rad",
+        },
+        SettingRange {
+            key: "max_target_rate_rad_s",
+            min: 0.1,
+            max: 20.0,
+            unit: "rad/s",
+        },
+        SettingRange {
+            key: "max_kp",
+            min: 0.0,
+            max: 1000.0,
+            unit: "N·m/rad",
+        },
+        SettingRange {
+            key: "max_kd",
+            min: 0.0,
+            max: 100.0,
+            unit: "N·m·s/rad",
+        },
+        SettingRange {
+            key: "max_state_age_ms",
+            min: 4.0,
+            max: 1000.0,
+            unit: "ms",
+        },
+        SettingRange {
+            key: "chunk_grace_ms",
+            min: 0.0,
+            max: 5000.0,
+            unit: "ms",
+        },
+        SettingRange {
+            key: "max_tilt_rad",
+            min: 0.1,
+            max: 1.5,
+            unit: "rad",
+        },
+        SettingRange {
+            key: "max_joint_velocity_rad_s",
+            min: 1.0,
+            max: 40.0,
+            unit: "rad/s",
+        },
+        SettingRange {
+            key: "max_angular_velocity_rad_s",
+            min: 1.0,
+            max: 20.0,
+            unit: "rad/s",
+        },
+        SettingRange {
+            key: "max_winding_temp_c",
+            min: 40.0,
+            max: 150.0,
+            unit: "°C",
+        },
+        SettingRange {
+            key: "max_casing_temp_c",
+            min: 40.0,
+            max: 120.0,
+            unit: "°C",
+        },
+        SettingRange {
+            key: "min_battery_percent",
+            min: 0.0,
+            max: 100.0,
+            unit: "%",
+        },
+    ];
+
+    fn values(&self) -> [f64; 12] {
+        [
+            self.joint_margin_rad as f64,
+            self.max_target_rate_rad_s as f64,
+            self.max_kp as f64,
+            self.max_kd as f64,
+            self.max_state_age.as_secs_f64() * 1e3,
+            self.chunk_grace.as_secs_f64() * 1e3,
+            self.max_tilt_rad as f64,
+            self.max_joint_velocity_rad_s as f64,
+            self.max_angular_velocity_rad_s as f64,
+            self.max_winding_temp_c as f64,
+            self.max_casing_temp_c as f64,
+            self.min_battery_percent as f64,
+        ]
+    }
+
+    /// Every value finite and inside `RANGES`; the error names the first
+    /// that is not.
+    pub fn validate(&self) -> Result<(), SettingOutOfRange> {
+        for (range, value) in Self::RANGES.iter().zip(self.values()) {
+            range.check(value)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for SafetyConfig {
@@ -70,9 +232,13 @@ pub enum TripCause {
     AngularVelocity,
     Overheat,
     LowBattery,
+    /// A NaN or infinite value in the robot state.
+    NonFiniteState,
+    /// The e-stop combination on the operator's wireless remote.
+    RemoteEStop,
 }
 
-pub const ALL_TRIP_CAUSES: [TripCause; 8] = [
+pub const ALL_TRIP_CAUSES: [TripCause; 10] = [
     TripCause::EStop,
     TripCause::StaleState,
     TripCause::ChunkExpired,
@@ -81,6 +247,8 @@ pub const ALL_TRIP_CAUSES: [TripCause; 8] = [
     TripCause::AngularVelocity,
     TripCause::Overheat,
     TripCause::LowBattery,
+    TripCause::NonFiniteState,
+    TripCause::RemoteEStop,
 ];
 
 impl TripCause {
@@ -94,6 +262,8 @@ impl TripCause {
             TripCause::AngularVelocity => "body angular velocity over limit",
             TripCause::Overheat => "motor over temperature",
             TripCause::LowBattery => "battery low",
+            TripCause::NonFiniteState => "robot state not finite (NaN/Inf)",
+            TripCause::RemoteEStop => "e-stop on the wireless remote (L2 + B)",
         }
     }
 
@@ -159,7 +329,11 @@ pub struct SafetyInputs {
 /// Counters for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SafetyCounters {
-    pub trips_by_cause: [u64; 8],
+    /// Every time a cause starts firing, whether or not a trip was already
+    /// latched (a cause that keeps firing counts once).
+    pub trips_by_cause: [u64; ALL_TRIP_CAUSES.len()],
+    /// Releases by the wireless remote's combination.
+    pub remote_releases: u64,
     /// Cycles before the first robot state: damping, but no trip (there is
     /// nothing to recover from, and the link sends nothing until a state arrives).
     pub cycles_without_state: u64,
@@ -187,6 +361,10 @@ pub struct SafetyLayer {
     last_time: Option<MonoTime>,
     counters: SafetyCounters,
     log: TripLog,
+    /// Causes firing this cycle and last cycle, for counting rising edges.
+    firing: [bool; ALL_TRIP_CAUSES.len()],
+    fired_last_cycle: [bool; ALL_TRIP_CAUSES.len()],
+    remote_last: RemoteButtons,
 }
 
 /// The result of one pass.
@@ -218,6 +396,9 @@ impl SafetyLayer {
             last_time: None,
             counters: SafetyCounters::default(),
             log: TripLog::default(),
+            firing: [false; ALL_TRIP_CAUSES.len()],
+            fired_last_cycle: [false; ALL_TRIP_CAUSES.len()],
+            remote_last: RemoteButtons::default(),
         }
     }
 
@@ -244,44 +425,79 @@ impl SafetyLayer {
         self.last_output = None;
     }
 
+    /// A cause fires: the first one latches the trip; each cause is counted
+    /// and logged when it starts firing, latched or not.
     fn trip(&mut self, at: MonoTime, cause: TripCause, value: f32, slot: Option<usize>) {
+        let t = Trip {
+            at,
+            cause,
+            value,
+            slot,
+        };
         if self.tripped.is_none() {
-            let t = Trip {
-                at,
-                cause,
-                value,
-                slot,
-            };
             self.tripped = Some(t);
+        }
+        if !self.firing[cause.index()] && !self.fired_last_cycle[cause.index()] {
             self.counters.trips_by_cause[cause.index()] += 1;
             self.log.push(t);
         }
+        self.firing[cause.index()] = true;
+    }
+
+    /// The first non-finite value of a state, as (value, motor slot).
+    fn non_finite(state: &RobotState) -> Option<(f32, Option<usize>)> {
+        let imu = &state.imu;
+        let imu_values = imu
+            .quat_wxyz
+            .iter()
+            .chain(&imu.gyro_rad_s)
+            .chain(&imu.accel_m_s2)
+            .chain(&imu.rpy_rad);
+        if let Some(v) = imu_values.copied().find(|v| !v.is_finite()) {
+            return Some((v, None));
+        }
+        ALL_JOINTS.iter().find_map(|j| {
+            let m = &state.motors[j.slot()];
+            [m.q_rad, m.dq_rad_s, m.tau_est_nm]
+                .into_iter()
+                .find(|v| !v.is_finite())
+                .map(|v| (v, Some(j.slot())))
+        })
+    }
+
+    /// The remote's combinations: e-stop while held, release on a new press.
+    fn read_remote(&mut self, now: MonoTime, state: &RobotState) {
+        let buttons = state.remote.buttons;
+        if RemoteCombos::held(buttons, RemoteCombos::E_STOP) {
+            self.trip(now, TripCause::RemoteEStop, buttons.0 as f32, None);
+        } else if RemoteCombos::held(buttons, RemoteCombos::RELEASE)
+            && !RemoteCombos::held(self.remote_last, RemoteCombos::RELEASE)
+            && self.tripped.is_some()
+        {
+            self.counters.remote_releases += 1;
+            self.reset();
+        }
+        self.remote_last = buttons;
     }
 
     fn check_terminations(&mut self, now: MonoTime, state: &RobotState, inputs: &SafetyInputs) {
         let c = self.config;
-        for j in ALL_JOINTS {
+        let hot = ALL_JOINTS.iter().find_map(|j| {
             let m = &state.motors[j.slot()];
             if m.temp_winding_c > c.max_winding_temp_c {
-                return self.trip(
-                    now,
-                    TripCause::Overheat,
-                    m.temp_winding_c as f32,
-                    Some(j.slot()),
-                );
+                Some((m.temp_winding_c, j.slot()))
+            } else if m.temp_casing_c > c.max_casing_temp_c {
+                Some((m.temp_casing_c, j.slot()))
+            } else {
+                None
             }
-            if m.temp_casing_c > c.max_casing_temp_c {
-                return self.trip(
-                    now,
-                    TripCause::Overheat,
-                    m.temp_casing_c as f32,
-                    Some(j.slot()),
-                );
-            }
+        });
+        if let Some((temp_c, slot)) = hot {
+            self.trip(now, TripCause::Overheat, temp_c as f32, Some(slot));
         }
         if let Some(pct) = inputs.battery_percent {
             if pct < c.min_battery_percent {
-                return self.trip(now, TripCause::LowBattery, pct, None);
+                self.trip(now, TripCause::LowBattery, pct, None);
             }
         }
         if !inputs.active {
@@ -289,18 +505,19 @@ impl SafetyLayer {
         }
         let tilt = tilt_rad(state.imu.quat_wxyz);
         if tilt > c.max_tilt_rad {
-            return self.trip(now, TripCause::Tilt, tilt, None);
+            self.trip(now, TripCause::Tilt, tilt, None);
         }
         let g = state.imu.gyro_rad_s;
         let w = (g[0] * g[0] + g[1] * g[1] + g[2] * g[2]).sqrt();
         if w > c.max_angular_velocity_rad_s {
-            return self.trip(now, TripCause::AngularVelocity, w, None);
+            self.trip(now, TripCause::AngularVelocity, w, None);
         }
-        for j in ALL_JOINTS {
+        let fast = ALL_JOINTS.iter().find_map(|j| {
             let dq = state.motors[j.slot()].dq_rad_s;
-            if dq.abs() > c.max_joint_velocity_rad_s {
-                return self.trip(now, TripCause::JointVelocity, dq, Some(j.slot()));
-            }
+            (dq.abs() > c.max_joint_velocity_rad_s).then_some((dq, j.slot()))
+        });
+        if let Some((dq, slot)) = fast {
+            self.trip(now, TripCause::JointVelocity, dq, Some(slot));
         }
     }
 
@@ -314,6 +531,8 @@ impl SafetyLayer {
         inputs: &SafetyInputs,
     ) -> SafetyOutput {
         let c = self.config;
+        self.fired_last_cycle = self.firing;
+        self.firing = [false; ALL_TRIP_CAUSES.len()];
         if inputs.e_stop {
             self.trip(now, TripCause::EStop, 1.0, None);
         }
@@ -323,7 +542,12 @@ impl SafetyLayer {
                 let age = now.saturating_since(s.received_at);
                 if age > c.max_state_age {
                     self.trip(now, TripCause::StaleState, age.as_secs_f32() * 1e3, None);
+                } else if let Some((value, slot)) = Self::non_finite(s) {
+                    // Comparisons with NaN are false: no termination below
+                    // would see it, and a NaN reference would reach clamp.
+                    self.trip(now, TripCause::NonFiniteState, value, slot);
                 } else {
+                    self.read_remote(now, s);
                     self.check_terminations(now, s, inputs);
                 }
             }
@@ -702,6 +926,152 @@ mod tests {
             out.targets.motors[ARM_SDK_WEIGHT_SLOT].q_rad, 0.0,
             "a trip hands the arms back to the locomotion"
         );
+    }
+
+    #[test]
+    fn non_finite_state_trips_into_damping_without_panicking() {
+        type Mutation = fn(&mut RobotState);
+        let cases: [(&str, Mutation, Option<usize>); 5] = [
+            ("nan q", |s| s.motors[3].q_rad = f32::NAN, Some(3)),
+            ("nan dq", |s| s.motors[20].dq_rad_s = f32::NAN, Some(20)),
+            (
+                "inf tau",
+                |s| s.motors[0].tau_est_nm = f32::INFINITY,
+                Some(0),
+            ),
+            ("nan gyro", |s| s.imu.gyro_rad_s[1] = f32::NAN, None),
+            ("nan quaternion", |s| s.imu.quat_wxyz[2] = f32::NAN, None),
+        ];
+        for (name, mutate, slot) in cases {
+            for active in [true, false] {
+                let mut s = SafetyLayer::new(SafetyConfig::default());
+                let inputs = SafetyInputs { active, ..ACTIVE };
+                // A held pose first, so the rate limiter has a reference.
+                s.apply(ms(0), Some(&standing_state(ms(0))), &hold(&STAND), &inputs);
+                let mut st = standing_state(ms(2));
+                mutate(&mut st);
+                let out = s.apply(ms(2), Some(&st), &hold(&STAND), &inputs);
+                let trip = out.tripped.expect(name);
+                assert_eq!(trip.cause, TripCause::NonFiniteState, "{name}");
+                assert_eq!(trip.slot, slot, "{name}");
+                assert!(is_damping(&out.targets), "{name}");
+            }
+        }
+    }
+
+    fn with_remote(mut s: RobotState, buttons: u16) -> RobotState {
+        // The bytes a G1 puts in LowState.wireless_remote, decoded as the bridge does.
+        let mut raw = [0u8; 40];
+        raw[2..4].copy_from_slice(&buttons.to_le_bytes());
+        s.remote = tendon_core::RemoteState::from_wireless_remote(&raw);
+        s
+    }
+
+    #[test]
+    fn remote_e_stop_damps_on_this_cycle_and_the_release_combo_clears_it() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let out = s.apply(ms(0), Some(&standing_state(ms(0))), &hold(&STAND), &ACTIVE);
+        assert_eq!(out.tripped, None);
+        // L2 alone, or B alone, is not an e-stop.
+        for b in [RemoteButtons::L2, RemoteButtons::B] {
+            let st = with_remote(standing_state(ms(2)), b);
+            assert_eq!(
+                s.apply(ms(2), Some(&st), &hold(&STAND), &ACTIVE).tripped,
+                None
+            );
+        }
+        let st = with_remote(standing_state(ms(4)), RemoteCombos::E_STOP);
+        let out = s.apply(ms(4), Some(&st), &hold(&STAND), &ACTIVE);
+        assert_eq!(out.tripped.map(|t| t.cause), Some(TripCause::RemoteEStop));
+        assert!(is_damping(&out.targets));
+        // Releasing while the e-stop is still held does nothing.
+        let both = with_remote(
+            standing_state(ms(6)),
+            RemoteCombos::E_STOP | RemoteCombos::RELEASE,
+        );
+        assert!(s
+            .apply(ms(6), Some(&both), &hold(&STAND), &ACTIVE)
+            .tripped
+            .is_some());
+        // Buttons up: still latched.
+        let up = standing_state(ms(8));
+        assert!(s
+            .apply(ms(8), Some(&up), &hold(&STAND), &ACTIVE)
+            .tripped
+            .is_some());
+        // The release combination, pressed anew, clears the latch.
+        let release = with_remote(standing_state(ms(10)), RemoteCombos::RELEASE);
+        let out = s.apply(ms(10), Some(&release), &hold(&STAND), &ACTIVE);
+        assert_eq!(out.tripped, None);
+        assert_eq!(s.counters().remote_releases, 1);
+        assert_eq!(
+            s.counters().trips(TripCause::RemoteEStop),
+            1,
+            "held for 2 cycles, counted once"
+        );
+    }
+
+    #[test]
+    fn every_cause_that_fires_is_counted_and_logged_while_latched() {
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let old = standing_state(ms(0));
+        s.apply(ms(0), Some(&old), &hold(&STAND), &ACTIVE);
+        // Stale state latches first...
+        for t in [102, 104, 106] {
+            let out = s.apply(ms(t), Some(&old), &hold(&STAND), &ACTIVE);
+            assert_eq!(out.tripped.map(|t| t.cause), Some(TripCause::StaleState));
+        }
+        // ...then the operator presses e-stop during it, for three cycles.
+        let e_stop = SafetyInputs {
+            e_stop: true,
+            ..ACTIVE
+        };
+        for t in [108, 110, 112] {
+            let out = s.apply(ms(t), Some(&old), &hold(&STAND), &e_stop);
+            assert_eq!(
+                out.tripped.map(|t| t.cause),
+                Some(TripCause::StaleState),
+                "the first trip stays latched"
+            );
+        }
+        let c = s.counters();
+        assert_eq!(c.trips(TripCause::StaleState), 1);
+        assert_eq!(
+            c.trips(TripCause::EStop),
+            1,
+            "the e-stop is counted though latched"
+        );
+        let logged: Vec<TripCause> = s.trip_log().recent().map(|t| t.cause).collect();
+        assert_eq!(logged, [TripCause::StaleState, TripCause::EStop]);
+        // Several terminations at once each count.
+        let mut s = SafetyLayer::new(SafetyConfig::default());
+        let mut st = standing_state(ms(0));
+        st.imu.quat_wxyz = [0.8, 0.6, 0.0, 0.0];
+        st.motors[9].dq_rad_s = 12.0;
+        s.apply(ms(0), Some(&st), &hold(&STAND), &ACTIVE);
+        assert_eq!(s.counters().trips(TripCause::Tilt), 1);
+        assert_eq!(s.counters().trips(TripCause::JointVelocity), 1);
+    }
+
+    #[test]
+    fn safety_settings_outside_their_range_are_named() {
+        assert_eq!(SafetyConfig::default().validate(), Ok(()));
+        let nan_tilt = SafetyConfig {
+            max_tilt_rad: f32::NAN,
+            ..SafetyConfig::default()
+        };
+        let e = nan_tilt.validate().unwrap_err();
+        assert_eq!(e.key, "max_tilt_rad");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("max_tilt_rad = NaN") && msg.contains("0.1..=1.5"),
+            "{msg}"
+        );
+        let slow = SafetyConfig {
+            max_state_age: Duration::from_secs(30),
+            ..SafetyConfig::default()
+        };
+        assert_eq!(slow.validate().unwrap_err().key, "max_state_age_ms");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The real-time thread: it runs at 500 Hz on absolute deadlines, reports
-//! its timing, reacts to an e-stop within a cycle and damps on exit.
+//! its timing, reacts to an e-stop on the next cycle and damps on exit.
 
 mod common;
 
-use common::FakeLinkForTest;
+use common::{FakeLinkForTest, LinkEvent, RecordingLinkForTest};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,20 +11,21 @@ use tendon_control::runtime::RtConfig;
 use tendon_control::{ControlLoop, Controller, ControllerConfig};
 use tendon_core::{Clock, FsmId, MotorTargets};
 
-#[test]
-fn loop_runs_at_500_hz_reports_timing_and_damps_on_e_stop_and_exit() {
-    let link = Arc::new(FakeLinkForTest::new(true));
+/// The loop on the real clock, without SCHED_FIFO or mlock (not permitted
+/// everywhere the tests run).
+fn spawn_without_rt(link: Arc<dyn tendon_core::RobotLink>) -> ControlLoop {
     let rt = RtConfig {
         fifo_priority: None,
         lock_memory: false,
         ..RtConfig::default()
     };
-    let control = ControlLoop::spawn(
-        Controller::new(ControllerConfig::default()),
-        link.clone(),
-        rt,
-    )
-    .unwrap();
+    ControlLoop::spawn(Controller::new(ControllerConfig::default()), link, rt).unwrap()
+}
+
+#[test]
+fn loop_runs_at_500_hz_reports_timing_and_damps_on_e_stop_and_exit() {
+    let link = Arc::new(FakeLinkForTest::new(true));
+    let control = spawn_without_rt(link.clone());
     control.commands().request_fsm(FsmId::ZeroTorque);
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(control.status().fsm, FsmId::ZeroTorque);
@@ -35,7 +36,6 @@ fn loop_runs_at_500_hz_reports_timing_and_damps_on_e_stop_and_exit() {
     );
     std::thread::sleep(Duration::from_millis(900));
 
-    let e_stop_at = Clock::Real.now();
     let asked = Instant::now();
     control.commands().e_stop();
     while control.status().tripped.is_none() {
@@ -45,17 +45,7 @@ fn loop_runs_at_500_hz_reports_timing_and_damps_on_e_stop_and_exit() {
         );
         std::thread::sleep(Duration::from_micros(200));
     }
-    // On the loop's own clock: the trip happened on the next cycle.
-    let reaction = control
-        .status()
-        .tripped
-        .unwrap()
-        .at
-        .saturating_since(e_stop_at);
-    assert!(
-        reaction <= Duration::from_millis(10),
-        "e-stop took {reaction:?}"
-    );
+    // That it was the very next cycle: e_stop_damps_from_the_first_cycle_that_starts_after_it.
     assert_eq!(link.sent.load(), MotorTargets::damping());
     link.sent.store(MotorTargets::default());
     let report = control.stop();
@@ -69,4 +59,43 @@ fn loop_runs_at_500_hz_reports_timing_and_damps_on_e_stop_and_exit() {
     );
     assert_eq!(report.timing.period_error.count, cycles);
     eprintln!("{}", report.timing);
+}
+
+/// The e-stop acts on the very next cycle: every cycle that starts after the
+/// e-stop was raised sends damping, the first of them included. Judged on
+/// the cycles' own start times, so a slow VM cannot make it pass or fail.
+#[test]
+fn e_stop_damps_from_the_first_cycle_that_starts_after_it() {
+    let link = Arc::new(RecordingLinkForTest::new());
+    let control = spawn_without_rt(link.clone());
+    control.commands().request_fsm(FsmId::ZeroTorque);
+    std::thread::sleep(Duration::from_millis(200));
+    control.commands().e_stop();
+    let raised_at = Clock::Real.now();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(control.stop());
+    let events = link.events.lock().unwrap().clone();
+    let mut cycles = Vec::new();
+    for pair in events.windows(2) {
+        if let [LinkEvent::CycleStart(t), LinkEvent::Sent { damping }] = pair {
+            cycles.push((*t, *damping));
+        }
+    }
+    let before: Vec<bool> = cycles
+        .iter()
+        .filter(|(t, _)| *t < raised_at)
+        .map(|c| c.1)
+        .collect();
+    let after: Vec<bool> = cycles
+        .iter()
+        .filter(|(t, _)| *t > raised_at)
+        .map(|c| c.1)
+        .collect();
+    assert!(
+        before.iter().rev().take(10).all(|d| !d),
+        "zero torque (not damping) before the e-stop"
+    );
+    assert!(after.len() >= 10, "{} cycles after the e-stop", after.len());
+    assert!(after[0], "the first cycle after the e-stop did not damp");
+    assert!(after.iter().all(|d| *d), "a later cycle stopped damping");
 }

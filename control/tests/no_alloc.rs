@@ -191,3 +191,80 @@ fn upper_body_cycles_on_arm_sdk_allocate_nothing() {
     assert!(status.tripped.is_some(), "the e-stop tripped");
     assert_eq!(status.arm_weight, 0.0);
 }
+
+/// The same cycle against the real bridge: `DdsRobotLink::latest_state`
+/// and `send` on the control thread allocate nothing (RustDDS copies the
+/// sample on the bridge's writer thread, which the per-thread counter does
+/// not see). A robot endpoint on loopback publishes LowState and receives
+/// the commands, so the sends really go out.
+#[test]
+fn cycles_through_the_dds_link_allocate_nothing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tendon_bridge::dds::DdsConfig;
+    use tendon_bridge::endpoint::RobotEndpoint;
+    use tendon_bridge::hg::LowState;
+    use tendon_bridge::link::{DdsLinkConfig, DdsRobotLink};
+    use tendon_core::Clock;
+
+    const DOMAIN: u16 = 171;
+    let dds = DdsConfig::new(DOMAIN, Some("lo"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let robot = {
+        let (dds, stop) = (dds.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut endpoint = RobotEndpoint::open(&dds, Clock::Real).unwrap();
+            let mut state = LowState {
+                mode_machine: 5,
+                ..LowState::default()
+            };
+            for (i, q) in STAND.iter().enumerate() {
+                state.motor_state[i].q = *q;
+            }
+            while !stop.load(Ordering::Relaxed) {
+                state.tick = state.tick.wrapping_add(2);
+                endpoint.publish_state(&mut state).unwrap();
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            endpoint.stats()
+        })
+    };
+    let link = Arc::new(DdsRobotLink::open(&DdsLinkConfig::lowcmd(dds), Clock::Real).unwrap());
+    assert!(
+        link.wait_for_state(Duration::from_secs(20)).is_some(),
+        "no LowState from the endpoint on domain {DOMAIN}"
+    );
+    let commands = Arc::new(ControlCommands::default());
+    let mut body = LoopBody::new(
+        Controller::new(ControllerConfig::default()),
+        link.clone(),
+        commands.clone(),
+    );
+    // Warm-up outside the count: the writer thread's first wake-up.
+    body.cycle(Clock::Real.now());
+    let before = allocations_so_far();
+    for k in 0..1500u64 {
+        match k {
+            10 => commands.request_fsm(FsmId::ZeroTorque),
+            20 => commands.request_fsm(FsmId::StandUp),
+            1400 => commands.e_stop(),
+            _ => {}
+        }
+        body.cycle(Clock::Real.now());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let allocations = allocations_so_far() - before;
+    stop.store(true, Ordering::Relaxed);
+    let robot_stats = robot.join().unwrap();
+    let status = body.status().load();
+    assert_eq!(
+        allocations, 0,
+        "cycles through DdsRobotLink allocated {allocations} times"
+    );
+    assert!(status.tripped.is_some(), "the e-stop went through");
+    assert_eq!(status.link_errors, 0, "every send was accepted");
+    assert!(
+        robot_stats.commands_received > 300,
+        "the robot received the commands over DDS: {robot_stats:?}, link {:?}",
+        link.detailed_stats()
+    );
+}

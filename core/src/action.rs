@@ -35,6 +35,14 @@ pub enum ChunkError {
         slot: usize,
         value: f32,
     },
+    /// Its observation time lies ahead of the control loop's clock: the
+    /// producer stamps on another clock (sim time against wall time, a
+    /// skewed remote), and such a chunk would never expire.
+    #[error("action chunk observed {ahead:?} ahead of the control loop's clock (tolerance {tolerance:?}); the chunk was rejected: stamp chunks with the time of the observation on the controller's clock")]
+    FromTheFuture {
+        ahead: Duration,
+        tolerance: Duration,
+    },
 }
 
 impl ActionChunk {

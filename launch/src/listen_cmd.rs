@@ -49,6 +49,7 @@ fn print_result(r: &CommandResult, json: bool) {
             "confidence": r.intent.confidence,
             "speech_end_ms": r.speech_end_ms,
             "latency_ms": r.latency_ms,
+            "asr_ms": r.compute_ms,
         });
         println!("{line}");
     } else {

@@ -1,7 +1,9 @@
 //! `tendon run --config FILE`: the daemon against a robot over DDS. The
 //! launch file gives interface, domain and mode. An operator console on
 //! standard input takes FSM names, `estop`, `reset`, `status` and `quit`;
-//! Ctrl-C or SIGTERM stops the loop, which damps on the way out.
+//! Ctrl-C or SIGTERM stops the loop, which damps on the way out. Without a
+//! console (stdin closed: systemd, nohup, `< /dev/null`) the daemon keeps
+//! running until a signal, idle.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -94,7 +96,9 @@ fn default_service() -> String {
 pub struct ControlSection {
     #[serde(default = "default_period")]
     pub period_ms: u64,
-    pub fifo_priority: Option<i32>,
+    /// SCHED_FIFO priority 1..=99; 0 keeps the default scheduler.
+    #[serde(default = "default_fifo_priority")]
+    pub fifo_priority: i32,
     pub cpu: Option<usize>,
     /// Full 0 → 1 ramp of the rt/arm_sdk blend weight (high-level mode).
     #[serde(default = "default_arm_ramp")]
@@ -109,11 +113,16 @@ fn default_period() -> u64 {
     2
 }
 
+/// The one default, with or without a `[control]` table.
+fn default_fifo_priority() -> i32 {
+    80
+}
+
 impl Default for ControlSection {
     fn default() -> Self {
         ControlSection {
-            period_ms: 2,
-            fifo_priority: Some(80),
+            period_ms: default_period(),
+            fifo_priority: default_fifo_priority(),
             cpu: None,
             arm_ramp_ms: default_arm_ramp(),
         }
@@ -146,6 +155,19 @@ impl LaunchFile {
                 file.control.period_ms
             );
         }
+        if !(0..=99).contains(&file.control.fifo_priority) {
+            bail!(
+                "launch file '{}': control.fifo_priority = {} must be 1..=99 (SCHED_FIFO), or 0 for the default scheduler",
+                path.display(),
+                file.control.fifo_priority
+            );
+        }
+        file.safety_config().validate().map_err(|e| {
+            anyhow::anyhow!(
+                "launch file '{}': [safety] {e}; change the value or remove the key to use the default",
+                path.display()
+            )
+        })?;
         if file.robot.domain > 232 {
             bail!(
                 "launch file '{}': robot.domain = {} must be 0..=232",
@@ -248,7 +270,7 @@ pub fn run(config: &Path) -> Result<()> {
     });
     let rt = RtConfig {
         period: Duration::from_millis(file.control.period_ms),
-        fifo_priority: file.control.fifo_priority,
+        fifo_priority: (file.control.fifo_priority > 0).then_some(file.control.fifo_priority),
         cpu: file.control.cpu,
         lock_memory: true,
     };
@@ -260,6 +282,7 @@ pub fn run(config: &Path) -> Result<()> {
         eprintln!("tendon run: low-level control on domain {} ({}); type an FSM name (zero_torque, stand_up, squat, sit, start, damp), play, pause, estop, reset, status or quit", file.robot.domain, file.robot.iface);
     }
     let lines = console();
+    let mut console_open = true;
     let mut handled_trip = None;
     while !stop.load(Ordering::SeqCst) {
         let status = control.status();
@@ -280,8 +303,19 @@ pub fn run(config: &Path) -> Result<()> {
                 }
             }
         }
-        let Ok(line) = lines.recv_timeout(Duration::from_millis(10)) else {
+        if !console_open {
+            // No operator console: keep watching the loop and the signals.
+            std::thread::sleep(Duration::from_millis(50));
             continue;
+        }
+        let line = match lines.recv_timeout(Duration::from_millis(10)) {
+            Ok(line) => line,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                eprintln!("tendon run: standard input closed; running without a console until Ctrl-C or SIGTERM");
+                console_open = false;
+                continue;
+            }
         };
         let commands = control.commands();
         match line.as_str() {
@@ -456,6 +490,78 @@ mod tests {
             .unwrap()
             .expect("g1.toml names wave.csv");
         assert!(wave.period_s() > 1.0);
+    }
+
+    fn write_launch(name: &str, text: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("tendon-launch-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("launch.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    const ROBOT: &str = "[robot]\niface = \"lo\"\ndomain = 1\nmode = \"low\"\n";
+
+    #[test]
+    fn fifo_priority_has_one_default_with_or_without_the_table() {
+        let without = LaunchFile::load(&write_launch("fifo1", ROBOT)).unwrap();
+        let with_table = LaunchFile::load(&write_launch(
+            "fifo2",
+            &format!("{ROBOT}[control]\nperiod_ms = 2\n"),
+        ))
+        .unwrap();
+        assert_eq!(without.control.fifo_priority, 80);
+        assert_eq!(with_table.control.fifo_priority, 80);
+        let e = LaunchFile::load(&write_launch(
+            "fifo3",
+            &format!("{ROBOT}[control]\nfifo_priority = 120\n"),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("fifo_priority = 120"), "{e}");
+    }
+
+    #[test]
+    fn safety_values_are_checked_against_their_ranges() {
+        for (line, key, value, range) in [
+            ("max_tilt_rad = nan", "max_tilt_rad", "NaN", "0.1..=1.5"),
+            ("max_tilt_rad = 7.0", "max_tilt_rad", "7", "0.1..=1.5"),
+            (
+                "max_state_age_ms = 60000",
+                "max_state_age_ms",
+                "60000",
+                "4..=1000",
+            ),
+            (
+                "max_joint_velocity_rad_s = inf",
+                "max_joint_velocity_rad_s",
+                "inf",
+                "1..=40",
+            ),
+            (
+                "chunk_grace_ms = 100000",
+                "chunk_grace_ms",
+                "100000",
+                "0..=5000",
+            ),
+        ] {
+            let p = write_launch("safety", &format!("{ROBOT}[safety]\n{line}\n"));
+            let e = LaunchFile::load(&p).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("{key} = {value}"))
+                    && e.contains(range)
+                    && e.contains("launch.toml"),
+                "{line}: {e}"
+            );
+        }
+        let ok = write_launch(
+            "safety-ok",
+            &format!("{ROBOT}[safety]\nmax_tilt_rad = 0.8\n"),
+        );
+        assert_eq!(
+            LaunchFile::load(&ok).unwrap().safety_config().max_tilt_rad,
+            0.8
+        );
     }
 
     #[test]

@@ -121,7 +121,17 @@ fn check_line_keys(line: &serde_json::Value, clip_ms: f64) {
     assert!((0.0..=1.0).contains(&confidence), "{line}");
     let end_ms = line["speech_end_ms"].as_f64().unwrap();
     assert!(end_ms > 0.0 && end_ms <= clip_ms, "{line}");
-    assert!(line["latency_ms"].as_f64().unwrap() >= 0.0, "{line}");
+    // End of speech → intent is the VAD's hangover (audio that must pass
+    // before the utterance is known to be over, one 10 ms frame of slack)
+    // plus recognition: a latency that left either out would fail here.
+    let latency = line["latency_ms"].as_f64().unwrap();
+    let asr = line["asr_ms"].as_f64().unwrap();
+    let hangover = f64::from(tendon_speech::VadConfig::default().hangover_ms);
+    assert!(asr > 1.0, "Whisper took {asr} ms: {line}");
+    assert!(
+        (latency - asr - hangover).abs() <= 20.0,
+        "latency {latency} ms is not hangover {hangover} + asr {asr} ms: {line}"
+    );
 }
 
 #[test]

@@ -21,18 +21,82 @@ fn spawn_sim_robot(domain: u16) -> common::KillOnDrop {
     )
 }
 
+/// A launch file in a fresh temporary folder: (folder, file).
+fn write_launch_file(name: &str, text: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("tendon-run-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("launch.toml");
+    std::fs::write(&config, text).unwrap();
+    (dir, config)
+}
+
+/// CPU time (user + system) a process has used, from /proc/PID/stat.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may contain spaces) start at ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// systemd, nohup and `< /dev/null` start the daemon without a console: it
+/// must idle (it used to spin a core on the closed channel), keep the loop
+/// running, and stop cleanly, damping, on SIGTERM.
+#[test]
+fn daemon_without_stdin_idles_and_stops_on_sigterm() {
+    let _robot = spawn_sim_robot(157);
+    let (dir, config) = write_launch_file(
+        "nostdin",
+        "[robot]\niface = \"lo\"\ndomain = 157\nmode = \"low\"\n",
+    );
+    let daemon = Command::new(env!("CARGO_BIN_EXE_tendon"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = daemon.id();
+    // Past start-up (the robot's first LowState, ~2 s), then measure 3 s.
+    std::thread::sleep(Duration::from_secs(6));
+    let before = cpu_seconds(pid);
+    std::thread::sleep(Duration::from_secs(3));
+    let used = cpu_seconds(pid) - before;
+    let share = used / 3.0;
+    eprintln!(
+        "tendon run without stdin: {:.1} % of one core (control loop and DDS threads)",
+        share * 100.0
+    );
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    let out = daemon.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        share < 0.5,
+        "the daemon used {:.0} % of a core with stdin closed; it spins",
+        share * 100.0
+    );
+    assert!(stderr.contains("standard input closed"), "{stderr}");
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("control loop stopped (damping sent)"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn daemon_console_drives_the_simulated_robot_and_estop_damps() {
     let tendon = env!("CARGO_BIN_EXE_tendon");
     let _robot = spawn_sim_robot(155);
-    let dir = std::env::temp_dir().join(format!("tendon-run-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("sim.toml");
-    std::fs::write(
-        &config,
+    let (dir, config) = write_launch_file(
+        "console",
         "[robot]\niface = \"lo\"\ndomain = 155\nmode = \"low\"\n\n[control]\nperiod_ms = 2\n",
-    )
-    .unwrap();
+    );
     let mut daemon = Command::new(tendon)
         .args(["run", "--config"])
         .arg(&config)

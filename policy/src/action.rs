@@ -111,11 +111,10 @@ pub fn to_action_chunk(
             }
         }
     }
-    ActionChunk::from_steps(
-        t_obs,
-        Duration::from_secs_f32(a.step_ms / 1000.0),
-        &steps[..h],
-    )
+    // The config was validated when it loaded; a step that is still not a
+    // duration becomes the chunk's own period error, never a panic.
+    let dt = Duration::try_from_secs_f32(a.step_ms / 1000.0).unwrap_or(Duration::ZERO);
+    ActionChunk::from_steps(t_obs, dt, &steps[..h])
 }
 
 #[cfg(test)]

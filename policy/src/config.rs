@@ -165,6 +165,41 @@ impl ModelConfig {
             if a.horizon * a.dims + 1 > self.max_seq_len {
                 return bad("max_seq_len cannot hold one action chunk".into());
             }
+            if a.horizon == 0 || a.horizon > tendon_core::MAX_CHUNK_STEPS {
+                return bad(format!(
+                    "action.horizon = {} must be 1..={} (the control loop's chunk capacity)",
+                    a.horizon,
+                    tendon_core::MAX_CHUNK_STEPS
+                ));
+            }
+            if !(a.step_ms.is_finite() && (1.0..=1000.0).contains(&a.step_ms)) {
+                return bad(format!(
+                    "action.step_ms = {} must be a number of milliseconds in 1..=1000",
+                    a.step_ms
+                ));
+            }
+            if let Some((j, r)) = a
+                .ranges
+                .iter()
+                .enumerate()
+                .find(|(_, [lo, hi])| !(lo.is_finite() && hi.is_finite() && lo < hi))
+            {
+                return bad(format!(
+                    "action.ranges[{j}] = {r:?} must be finite with low < high"
+                ));
+            }
+        }
+        if !(self.rms_eps.is_finite() && self.rms_eps > 0.0) {
+            return bad(format!(
+                "rms_eps = {} must be a positive number",
+                self.rms_eps
+            ));
+        }
+        if !(self.rope_theta.is_finite() && self.rope_theta > 0.0) {
+            return bad(format!(
+                "rope_theta = {} must be a positive number",
+                self.rope_theta
+            ));
         }
         Ok(())
     }
@@ -185,5 +220,43 @@ impl ModelConfig {
     /// `model.safetensors` → `model.json`.
     pub fn path_next_to(weights: &Path) -> PathBuf {
         weights.with_extension("json")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_action(step_ms: f32, ranges: Vec<[f32; 2]>) -> ModelConfig {
+        let mut c = crate::testmodel::tiny_policy_config();
+        let a = c
+            .action
+            .as_mut()
+            .expect("the tiny policy has an action head");
+        a.step_ms = step_ms;
+        a.dims = ranges.len();
+        a.ranges = ranges;
+        c
+    }
+
+    #[test]
+    fn bad_action_timing_and_ranges_are_refused_when_the_config_loads() {
+        let p = Path::new("model.json");
+        let dims = crate::testmodel::tiny_policy_config().action.unwrap().dims;
+        assert!(with_action(20.0, vec![[-1.0, 1.0]; dims])
+            .validate(p)
+            .is_ok());
+        for (step_ms, ranges, want) in [
+            (-20.0, vec![[-1.0, 1.0]; dims], "action.step_ms = -20"),
+            (f32::NAN, vec![[-1.0, 1.0]; dims], "action.step_ms = NaN"),
+            (20.0, vec![[1.0, -1.0]; dims], "action.ranges[0]"),
+            (20.0, vec![[f32::NAN, 1.0]; dims], "action.ranges[0]"),
+        ] {
+            let e = with_action(step_ms, ranges)
+                .validate(p)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want) && e.contains("model.json"), "{e}");
+        }
     }
 }

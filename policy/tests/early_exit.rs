@@ -120,3 +120,96 @@ fn exiting_after_layer_one_equals_the_one_layer_model_and_counts_the_saving() {
         "half the layers saved"
     );
 }
+
+fn top_probability(logits: &[f32]) -> f32 {
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
+    1.0 / logits.iter().map(|v| (v - max).exp()).sum::<f32>()
+}
+
+fn engine(model: Arc<Model>, early_exit: Option<EarlyExit>) -> Engine {
+    Engine::new(
+        model,
+        EngineOptions {
+            threads: 2,
+            early_exit,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// A threshold between 0 and 1, so some decode steps exit after layer 1 and
+/// others run both layers and attend to the exited positions' layer-2 K/V.
+/// In a 2-layer model the K/V propagated from an exit after layer 1 is
+/// exactly what the full model computes there (layer 2's input is layer 1's
+/// output either way), so: an exiting step's logits are the 1-layer model's,
+/// a running step's are the full model's, both fed the same tokens. A
+/// missing or wrong K/V for the skipped layer changes the running steps.
+#[test]
+fn mixed_exits_keep_the_skipped_layer_cache_right() {
+    let model = text_model();
+    let cut = Arc::new(first_layer_only(&model));
+    let model = Arc::new(model);
+    // The exit probabilities along the full model's own greedy path.
+    let mut probe_cut = engine(cut.clone(), None);
+    let mut probe_full = engine(model.clone(), None);
+    probe_cut.forward(&PROMPT).unwrap();
+    let mut tok = argmax(probe_full.forward(&PROMPT).unwrap());
+    let mut probs = Vec::new();
+    for _ in 0..24 {
+        probs.push(top_probability(
+            probe_cut.forward(&[Input::Token(tok)]).unwrap(),
+        ));
+        tok = argmax(probe_full.forward(&[Input::Token(tok)]).unwrap());
+    }
+    probs.sort_by(f32::total_cmp);
+    let threshold = (probs[11] + probs[12]) / 2.0;
+
+    let ee = EarlyExit {
+        every_layers: 1,
+        threshold,
+    };
+    let mut early = engine(model.clone(), Some(ee));
+    let mut full = engine(model, None);
+    let mut one = engine(cut, None);
+    early.forward(&PROMPT).unwrap();
+    one.forward(&PROMPT).unwrap();
+    let mut tok = argmax(full.forward(&PROMPT).unwrap());
+    let (mut exited, mut ran) = (0, 0);
+    for step in 0..24 {
+        let got = early.forward(&[Input::Token(tok)]).unwrap().to_vec();
+        let cut_logits = one.forward(&[Input::Token(tok)]).unwrap().to_vec();
+        let full_logits = full.forward(&[Input::Token(tok)]).unwrap().to_vec();
+        let p = top_probability(&cut_logits);
+        if (p - threshold).abs() < 1e-4 {
+            panic!("step {step}: exit probability {p} too close to the threshold to judge");
+        }
+        let want = if p >= threshold {
+            exited += 1;
+            &cut_logits
+        } else {
+            ran += 1;
+            &full_logits
+        };
+        let diff = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            diff < 1e-4,
+            "step {step} ({}): logits differ by {diff}",
+            if p >= threshold {
+                "exited"
+            } else {
+                "ran both layers"
+            }
+        );
+        tok = argmax(want);
+    }
+    assert!(
+        exited >= 4 && ran >= 4,
+        "{exited} exited, {ran} ran: not mixed"
+    );
+    assert_eq!(early.exit_stats.exited_tokens, exited);
+}

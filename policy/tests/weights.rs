@@ -92,14 +92,19 @@ impl GgufBuilder {
         self.n_kv += 1;
         self
     }
-    fn tensor(mut self, name: &str, ne: &[u64], ty: u32, bytes: &[u8]) -> Self {
+    fn tensor(self, name: &str, ne: &[u64], ty: u32, bytes: &[u8]) -> Self {
+        let offset = self.data.len() as u64;
+        self.tensor_at(name, ne, ty, offset, bytes)
+    }
+    /// A tensor whose info claims `offset`, whatever it really is.
+    fn tensor_at(mut self, name: &str, ne: &[u64], ty: u32, offset: u64, bytes: &[u8]) -> Self {
         Self::str(&mut self.infos, name);
         self.infos.extend((ne.len() as u32).to_le_bytes());
         for d in ne {
             self.infos.extend(d.to_le_bytes());
         }
         self.infos.extend(ty.to_le_bytes());
-        self.infos.extend((self.data.len() as u64).to_le_bytes());
+        self.infos.extend(offset.to_le_bytes());
         self.data.extend(bytes);
         while !self.data.len().is_multiple_of(32) {
             self.data.push(0);
@@ -178,6 +183,25 @@ fn corrupt_gguf_files_are_clear_errors() {
             Ok(f) => f.tensor(&f.tensors[0]).err().unwrap().to_string(),
         };
         assert!(err.contains(want) && err.contains("bad.gguf"), "{err}");
+    }
+    // Crafted sizes: an offset near u64::MAX and dims whose product
+    // overflows. Each is an error naming the tensor, never a panic.
+    for (dims, offset) in [
+        (vec![32u64, 2], u64::MAX - 31),
+        (vec![32u64, u64::MAX / 2, 8], 0),
+        (vec![u64::MAX - 31, 2], 0),
+    ] {
+        let crafted = GgufBuilder::new()
+            .kv_str("general.architecture", "llama")
+            .tensor_at("t", &dims, 0, offset, &[0u8; 256])
+            .build();
+        std::fs::write(&path, &crafted).unwrap();
+        let f = GgufFile::open(&path).unwrap();
+        let err = f.tensor(&f.tensors[0]).err().unwrap().to_string();
+        assert!(
+            err.contains("tensor 't'") && err.contains("bad.gguf"),
+            "{dims:?} @ {offset}: {err}"
+        );
     }
     std::fs::write(&path, &good).unwrap();
     let err = GgufFile::open(&path)

@@ -7,7 +7,7 @@ use tendon_bridge::rpc::RpcError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    #[error("G1 scene not found at '{}'; run scripts/install-sim.sh (it installs libmujoco and the menagerie unitree_g1 model into ${{TENDON_CACHE:-~/.cache/tendon}}), or point TENDON_G1_SCENE at a scene.xml", path.display())]
+    #[error("G1 scene not found at '{}'; run scripts/install.sh (it installs libmujoco and the menagerie unitree_g1 model into ${{TENDON_CACHE:-~/.cache/tendon}}), or point TENDON_G1_SCENE at a scene.xml", path.display())]
     SceneMissing { path: PathBuf },
     #[error("neither TENDON_G1_SCENE, TENDON_CACHE nor HOME is set, so the G1 scene cannot be located; set TENDON_G1_SCENE to the scene.xml that scripts/install-sim.sh installed")]
     NoSceneLocation,
@@ -22,7 +22,7 @@ pub enum SimError {
         max_width: usize,
         max_height: usize,
     },
-    #[error("offscreen rendering failed: {detail}; headless rendering needs EGL with Mesa (apt libegl1 libegl-mesa0 libgl1-mesa-dri, which scripts/install-sim.sh installs unless --no-apt)")]
+    #[error("offscreen rendering failed: {detail}; headless rendering needs EGL with Mesa (apt libegl1 libegl-mesa0 libgl1-mesa-dri, which scripts/install.sh installs)")]
     Render { detail: String },
     #[error(transparent)]
     Dds(#[from] DdsError),

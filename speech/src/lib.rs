@@ -3,6 +3,7 @@
 //! commands (VAD → whisper.cpp → command grammar).
 
 pub mod asr;
+pub mod capture;
 pub mod codebook;
 pub mod ct2;
 pub mod ggml;

@@ -493,12 +493,40 @@ pub use mic::MicSource;
 #[cfg(feature = "audio-device")]
 mod mic {
     use super::*;
+    use crate::capture::{capture_ring, CaptureReader, CaptureSample, CaptureWriter};
     use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 
-    /// The default cpal input device, converted to 16 kHz mono.
+    /// Frames the capture ring holds: 2 s at 48 kHz, far more than a
+    /// reader that is merely slow needs.
+    const RING_FRAMES: usize = 96_000;
+
+    /// The default cpal input device (i16, u16 or f32 samples), converted to
+    /// 16 kHz mono. The device callback only copies into a preallocated
+    /// ring (`capture`): no allocation, no blocking; frames it had to drop
+    /// are counted and reported by `read_chunk`.
     pub struct MicSource {
         _stream: cpal::Stream,
-        inner: PushSource,
+        reader: CaptureReader,
+        sample_rate_hz: u32,
+        channels: u16,
+        block: Vec<f32>,
+        to_16k: BlocksTo16k,
+        reported_drops: u64,
+    }
+
+    fn build<S: CaptureSample + cpal::SizedSample>(
+        device: &cpal::Device,
+        config: cpal::StreamConfig,
+        mut writer: CaptureWriter,
+    ) -> Result<cpal::Stream, SourceError> {
+        device
+            .build_input_stream(
+                config,
+                move |data: &[S], _| writer.write(data),
+                |e| log::warn!("microphone stream error: {e}"),
+                None,
+            )
+            .map_err(|e| SourceError::Device(e.to_string()))
     }
 
     impl MicSource {
@@ -512,35 +540,56 @@ mod mic {
                 .map_err(|e| SourceError::Device(e.to_string()))?;
             let sample_rate_hz = config.sample_rate();
             let channels = config.channels();
-            // Capture callbacks must not block: a full queue drops the chunk.
-            let (pusher, inner) = PushSource::new(64);
-            let stream = device
-                .build_input_stream(
-                    config.into(),
-                    move |data: &[f32], _| {
-                        let _ = pusher.tx.try_send(PushedAudio {
-                            sample_rate_hz,
-                            channels,
-                            interleaved: data.to_vec(),
-                        });
-                    },
-                    |e| log::warn!("microphone stream error: {e}"),
-                    None,
-                )
-                .map_err(|e| SourceError::Device(e.to_string()))?;
+            let format = config.sample_format();
+            let (writer, reader) = capture_ring(RING_FRAMES, channels);
+            let stream = match format {
+                cpal::SampleFormat::F32 => build::<f32>(&device, config.into(), writer)?,
+                cpal::SampleFormat::I16 => build::<i16>(&device, config.into(), writer)?,
+                cpal::SampleFormat::U16 => build::<u16>(&device, config.into(), writer)?,
+                other => {
+                    return Err(SourceError::Device(format!(
+                        "the microphone delivers {other:?} samples; tendon reads i16, u16 and f32 (choose another format or device in the sound settings)"
+                    )))
+                }
+            };
             stream
                 .play()
                 .map_err(|e| SourceError::Device(e.to_string()))?;
             Ok(Self {
                 _stream: stream,
-                inner,
+                reader,
+                sample_rate_hz,
+                channels,
+                block: Vec::with_capacity(RING_FRAMES * usize::from(channels)),
+                to_16k: BlocksTo16k::new(),
+                reported_drops: 0,
             })
+        }
+
+        /// Frames the device delivered that the ring could not take.
+        pub fn dropped_frames(&self) -> u64 {
+            self.reader.dropped_frames()
         }
     }
 
     impl AudioSource for MicSource {
         fn read_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, SourceError> {
-            self.inner.read_chunk(out)
+            self.block.clear();
+            while self.reader.read_available(&mut self.block) == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let dropped = self.reader.dropped_frames();
+            if dropped > self.reported_drops {
+                log::warn!(
+                    "microphone: {} frames dropped so far ({} since the last report): the reader fell behind the device",
+                    dropped,
+                    dropped - self.reported_drops
+                );
+                self.reported_drops = dropped;
+            }
+            self.to_16k
+                .push(self.sample_rate_hz, self.channels, &self.block, out)?;
+            Ok(true)
         }
     }
 }

@@ -42,3 +42,47 @@ impl RobotLink for FakeLinkForTest {
         LinkStats::default()
     }
 }
+
+/// What a `RecordingLinkForTest` saw, in order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LinkEvent {
+    /// A cycle began: the loop read the state at this time.
+    CycleStart(tendon_core::MonoTime),
+    /// The cycle's command: damping or not.
+    Sent { damping: bool },
+}
+
+/// A fresh-state robot that records when each cycle starts and what it
+/// sends, so a test can tell which cycle first reacted to an input.
+pub struct RecordingLinkForTest {
+    pub events: std::sync::Mutex<Vec<LinkEvent>>,
+}
+
+impl RecordingLinkForTest {
+    pub fn new() -> Self {
+        RecordingLinkForTest {
+            events: std::sync::Mutex::new(Vec::with_capacity(4096)),
+        }
+    }
+}
+
+impl RobotLink for RecordingLinkForTest {
+    fn latest_state(&self) -> Option<RobotState> {
+        let now = Clock::Real.now();
+        self.events.lock().unwrap().push(LinkEvent::CycleStart(now));
+        Some(RobotState {
+            mode_machine: 5,
+            received_at: now,
+            ..RobotState::default()
+        })
+    }
+    fn send(&self, targets: &MotorTargets) -> Result<(), LinkError> {
+        self.events.lock().unwrap().push(LinkEvent::Sent {
+            damping: *targets == MotorTargets::damping(),
+        });
+        Ok(())
+    }
+    fn stats(&self) -> LinkStats {
+        LinkStats::default()
+    }
+}

@@ -113,7 +113,13 @@ impl Format {
                 len: cols,
             });
         }
-        Ok(cols / block * self.block_bytes())
+        (cols / block)
+            .checked_mul(self.block_bytes())
+            .ok_or(PolicyError::RowNotBlockAligned {
+                format: self,
+                block,
+                len: cols,
+            })
     }
 }
 

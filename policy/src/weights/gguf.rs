@@ -293,21 +293,46 @@ impl GgufFile {
             kind: "GGUF",
             detail,
         };
-        let shape: Vec<usize> = info.ne.iter().rev().map(|&d| d as usize).collect();
-        let cols = *shape.last().unwrap_or(&1);
-        let rows: usize = shape.iter().rev().skip(1).product();
-        let row_bytes = format.row_bytes(cols).map_err(|_| {
+        // Every size and offset comes from the file: a crafted or damaged
+        // one must end in this error, never in an overflow panic.
+        let too_large = || {
             corrupt(format!(
-                "tensor '{}' has rows of {cols}, not a multiple of {format}'s block",
-                info.name
+                "tensor '{}' has dims {:?} and offset {}, which do not fit in the file ({} bytes); the file is damaged or not a GGUF model",
+                info.name,
+                info.ne,
+                info.offset,
+                self.map.len()
             ))
+        };
+        let shape: Vec<usize> = info
+            .ne
+            .iter()
+            .rev()
+            .map(|&d| usize::try_from(d).map_err(|_| too_large()))
+            .collect::<Result<_>>()?;
+        let cols = *shape.last().unwrap_or(&1);
+        let rows = shape
+            .iter()
+            .rev()
+            .skip(1)
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(too_large)?;
+        let row_bytes = format.row_bytes(cols).map_err(|_| {
+            if cols.is_multiple_of(format.block_values()) {
+                too_large()
+            } else {
+                corrupt(format!(
+                    "tensor '{}' has rows of {cols}, not a multiple of {format}'s block",
+                    info.name
+                ))
+            }
         })?;
-        let len = row_bytes
-            .checked_mul(rows)
-            .ok_or_else(|| corrupt(format!("tensor '{}' is impossibly large", info.name)))?;
-        let start = self.data_offset as u64 + info.offset;
-        if !info.offset.is_multiple_of(self.alignment) || start + len as u64 > self.map.len() as u64
-        {
+        let len = row_bytes.checked_mul(rows).ok_or_else(too_large)?;
+        let start = (self.data_offset as u64)
+            .checked_add(info.offset)
+            .ok_or_else(too_large)?;
+        let end = start.checked_add(len as u64).ok_or_else(too_large)?;
+        if !info.offset.is_multiple_of(self.alignment) || end > self.map.len() as u64 {
             return Err(corrupt(format!(
                 "tensor '{}' at offset {} ({len} bytes) lies outside the data section or is misaligned (file is {} bytes)",
                 info.name,

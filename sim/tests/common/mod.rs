@@ -10,7 +10,7 @@ use tendon_sim::{default_scene_path, G1Sim, SimOptions};
 /// The installed G1 scene. Never skips: a missing install is a test failure.
 pub fn scene() -> PathBuf {
     default_scene_path().unwrap_or_else(|e| {
-        panic!("{e}\nThese tests need libmujoco and the G1 model: run scripts/test.sh, or scripts/install-sim.sh first")
+        panic!("{e}\nThese tests need libmujoco and the G1 model: run scripts/test.sh, or scripts/install.sh first")
     })
 }
 

@@ -1,0 +1,58 @@
+//! The microphone callback's work, `CaptureWriter::write`, allocates
+//! nothing, in every device format and also when the ring is full and it
+//! drops (and counts) frames. A per-thread counting allocator proves it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use tendon_speech::capture::capture_ring;
+
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+#[test]
+fn capture_callback_allocates_nothing_and_counts_what_it_drops() {
+    let (mut writer, mut reader) = capture_ring(4800, 2);
+    let i16_block: Vec<i16> = (0..960).map(|i| (i * 7) as i16).collect();
+    let u16_block: Vec<u16> = (0..960).map(|i| (i * 13) as u16).collect();
+    let f32_block: Vec<f32> = (0..960).map(|i| i as f32 / 960.0).collect();
+    let before = ALLOCATIONS.with(Cell::get);
+    // 30 blocks of 480 frames into a ring of 4800 frames: the last 20 drop.
+    for k in 0..30 {
+        match k % 3 {
+            0 => writer.write(&i16_block),
+            1 => writer.write(&u16_block),
+            _ => writer.write(&f32_block),
+        }
+    }
+    let allocations = ALLOCATIONS.with(Cell::get) - before;
+    assert_eq!(
+        allocations, 0,
+        "the capture callback allocated {allocations} times"
+    );
+    assert_eq!(reader.dropped_frames(), 20 * 480);
+    let mut out = Vec::new();
+    assert_eq!(reader.read_available(&mut out), 4800 * 2);
+    assert_eq!(out[1], 7.0 / 32_768.0, "i16 block first");
+    assert_eq!(out[960], (0.0 - 32_768.0) / 32_768.0, "then u16");
+}
