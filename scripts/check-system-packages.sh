@@ -8,11 +8,14 @@
 #   - the tendon binary and libmujoco link against (ldd);
 #   - tendon loads at run time: the GL stack that libmujoco's offscreen
 #     renderer opens through EGL, traced while the head-camera tests render.
-# A package a fresh Debian has anyway (Essential, Priority required, apt,
-# and everything they depend on) needs no entry. A missing one fails the
-# check, naming the package and a file it provides that was used.
+# A package the list's packages bring as dependencies, or that a fresh
+# Debian has anyway (Essential, Priority required, apt, and what they
+# depend on), needs no entry. A missing one fails the check, naming the
+# package and a file of it that was used.
 #
 # Prints one closing line: `check: system-packages ok` or `... FAILED`.
+# `--reuse-traces` judges the files of the last traced run again (after an
+# edit of the list) without tracing anew.
 # The traced build takes a few minutes, so a passing result is remembered
 # (target/system-packages.ok) until Cargo.lock, the list or this script
 # changes; CI starts from a clean clone and always runs it in full.
@@ -24,8 +27,11 @@ apt_install check-system-packages strace
 
 LIST=scripts/system-packages.txt
 STAMP=target/system-packages.ok
+TRACES=target/system-packages-traces
+REUSE=0
+[[ ${1:-} == --reuse-traces ]] && REUSE=1
 key=$(cat Cargo.lock "$LIST" "$0" | sha256sum | cut -d' ' -f1)
-if [[ -f $STAMP && "$(cat "$STAMP")" == "$key" ]]; then
+if [[ $REUSE == 0 && -f $STAMP && "$(cat "$STAMP")" == "$key" ]]; then
   echo "[check-system-packages] unchanged since the last passing run (Cargo.lock, $LIST, $0)" >&2
   echo "check: system-packages ok"
   exit 0
@@ -33,31 +39,60 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-scratch=target/system-packages-build
-rm -rf "$scratch"
-traced=(strace -f -qq -z -e trace=execve,openat -o "$work/build.trace")
+if [[ $REUSE == 1 && -f $TRACES/files ]]; then
+  echo "[check-system-packages] --reuse-traces: judging the files of the last traced run against $LIST" >&2
+else
+  rm -f "$STAMP"
+  mkdir -p "$TRACES"
+  scratch=target/system-packages-build
+  rm -rf "$scratch" "$TRACES"/*.trace*
+  traced=(strace -f -qq -z -e trace=execve,openat -o "$TRACES/build.trace")
+  echo "[check-system-packages] tracing a fresh build of the crates with native parts" >&2
+  "${traced[@]}" cargo build --locked -q --target-dir "$scratch" \
+    -p tendon-sim -p tendon-speech --features tendon-speech/audio-device >&2
+  rm -rf "$scratch"
 
-echo "[check-system-packages] tracing a fresh build of the crates with native parts" >&2
-"${traced[@]}" cargo build --locked -q --target-dir "$scratch" \
-  -p tendon-sim -p tendon-speech --features tendon-speech/audio-device >&2
+  echo "[check-system-packages] tracing head-camera rendering" >&2
+  # The workspace's own test build (same features as `cargo test --workspace`,
+  # so nothing is rebuilt): the executable of tendon-sim's `render` test.
+  render_test=$(cargo test --locked -q --workspace --no-run --message-format=json 2>/dev/null \
+    | grep '"name":"render","src_path":"[^"]*/sim/tests/render.rs"' \
+    | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+  [[ -x $render_test ]] || { echo "[check-system-packages] cannot find the render test binary" >&2; exit 1; }
+  strace -f -qq -z -e trace=execve,openat -o "$TRACES/run.trace" "$render_test" -q >&2
+  cargo build --locked -q --workspace >&2
 
-echo "[check-system-packages] tracing head-camera rendering" >&2
-render_test=$(cargo test --locked -q -p tendon-sim --test render --no-run --message-format=json 2>/dev/null \
-  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
-[[ -x $render_test ]] || { echo "[check-system-packages] cannot find the render test binary" >&2; exit 1; }
-strace -f -qq -z -e trace=execve,openat -o "$work/run.trace" "$render_test" -q >&2
-cargo build --locked -q -p tendon >&2
+  # Executables, libraries and headers: what a build or a run needs. Config
+  # and locale files (/etc, locale data) are only probed, used if present.
+  {
+    sed -n 's/^[0-9]* *\(execve\|openat\)([^"]*"\([^"]*\)".*/\2/p' "$TRACES"/*.trace*
+    for elf in target/debug/tendon target/mujoco/lib/libmujoco.so; do
+      ldd "$elf" | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) .*/\1/p'
+    done
+  } | grep '^/' | grep -v -E '^/(proc|sys|dev|tmp|etc|run|var)/|/locale/|^/usr/share/(zoneinfo|i18n)/' \
+    | sort -u | while read -r f; do if [[ -f $f ]]; then echo "$f"; fi; done >"$TRACES/files"
+  # The modules the build asked pkg-config for (e.g. alsa): their .pc files
+  # are needs; the others pkg-config reads on its way are not (below).
+  { grep -o 'execve("[^"]*pkg-config", \[[^]]*\]' "$TRACES"/*.trace* || true; } \
+    | sed 's/^[^[]*\[//; s/\]$//' | tr ',' '\n' | sed 's/^ *"//; s/"$//' \
+    | grep -v -E '^-|/|^pkg-config$|^$' | sed 's/[ <>=].*//' | sort -u >"$TRACES/pc-requested"
+  rm -f "$TRACES"/*.trace*
+fi
 
+# Files the build only probes, used when present and not needed otherwise:
+# pkg-config reads every .pc file on its path to answer one query (only
+# the modules it was asked for count), and clang-sys runs llvm-config, if
+# there is one, to ask where libclang is.
+touch "$TRACES/pc-requested"
+wanted_pc=$(sed 's/.*/\/&.pc$/' "$TRACES/pc-requested" | paste -sd'|' -)
 {
-  sed -n 's/^[0-9]* *\(execve\|openat\)([^"]*"\([^"]*\)".*/\2/p' "$work"/build.trace* "$work"/run.trace*
-  for elf in target/debug/tendon target/mujoco/lib/libmujoco.so; do
-    ldd "$elf" | sed -n 's/.*=> \(\/[^ ]*\) .*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) .*/\1/p'
-  done
-} | grep '^/' | grep -v -E '^/(proc|sys|dev|tmp)/' | sort -u >"$work/files"
+  grep -v -E '/pkgconfig/[^/]*\.pc$|/llvm-config$' "$TRACES/files" || true
+  [[ -z $wanted_pc ]] || grep -E "/pkgconfig/[^/]*\.pc$" "$TRACES/files" | grep -E "$wanted_pc" || true
+} >"$work/needed"
+echo "[check-system-packages] pkg-config was asked for: $(paste -sd' ' "$TRACES/pc-requested")" >&2
 
 # Each file under the names dpkg may know it by (usr-merge: /lib vs /usr/lib).
 while read -r f; do
-  [[ -e $f ]] || continue
   for g in "$f" "$(realpath "$f")"; do
     echo "$g"
     case $g in
@@ -65,30 +100,35 @@ while read -r f; do
       /lib/* | /bin/* | /sbin/*) echo "/usr$g" ;;
     esac
   done
-done <"$work/files" | sort -u >"$work/names"
-xargs -a "$work/names" -d '\n' dpkg -S 2>/dev/null \
+done <"$work/needed" | sort -u >"$work/names"
+# dpkg -S exits 1 for the files no package owns (caches, rustup, the venvs).
+{ xargs -a "$work/names" -d '\n' dpkg -S 2>/dev/null || true; } \
   | grep -v '^diversion' | awk -F': ' '{ n = split($1, p, ", "); for (i = 1; i <= n; i++) print p[i] "\t" $2 }' \
   | sed 's/:[a-z0-9]*\t/\t/' | sort -u -k1,1 >"$work/used"
 
+# A package with its dependencies, as `apt-get install --no-install-recommends` brings them.
+closure() {
+  apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+    --no-replaces --no-enhances "$@" 2>/dev/null \
+    | sed -n 's/^\([a-z0-9][^ <>]*\)$/\1/p; s/^ *\(Pre\)\{0,1\}Depends: \([^<>]*\)$/\2/p' \
+    | sed 's/:any$//; s/:[a-z0-9]*$//' | sort -u
+}
 # What every Debian has: Essential and required packages, apt, and their dependencies.
 mapfile -t base < <(dpkg-query -W -f='${Package} ${Essential} ${Priority}\n' \
   | awk '$2 == "yes" || $3 == "required" { print $1 }')
-base+=(apt)
-apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
-  --no-replaces --no-enhances "${base[@]}" 2>/dev/null \
-  | sed -n 's/^\([a-z0-9][^ <>]*\)$/\1/p; s/^ *\(Pre\)\{0,1\}Depends: \([^<>]*\)$/\2/p' \
-  | sed 's/:any$//; s/:[a-z0-9]*$//' | sort -u >"$work/base"
-read_package_list "$LIST" | sort -u >"$work/listed"
+closure "${base[@]}" apt >"$work/base"
+# What the list installs: its packages and their dependencies.
+mapfile -t listed < <(read_package_list "$LIST")
+closure "${listed[@]}" >"$work/listed"
 
 missing=$(awk -F'\t' 'NR == FNR { skip[$1] = 1; next } !($1 in skip) { print }' \
   <(cat "$work/base" "$work/listed") "$work/used")
-echo "[check-system-packages] $(wc -l <"$work/files") files used, $(wc -l <"$work/used") Debian packages, $(wc -l <"$work/base") in every Debian" >&2
+echo "[check-system-packages] $(wc -l <"$TRACES/files") files used, $(wc -l <"$work/used") Debian packages, $(wc -l <"$work/base") in every Debian" >&2
 if [[ -n $missing ]]; then
   echo "[check-system-packages] used by the build or the binary but not in $LIST:" >&2
   echo "$missing" | awk -F'\t' '{ printf "  %-28s (e.g. %s)\n", $1, $2 }' >&2
   echo "check: system-packages FAILED"
   exit 1
 fi
-mkdir -p target && echo "$key" >"$STAMP"
-rm -rf "$scratch"
+[[ $REUSE == 1 ]] || echo "$key" >"$STAMP"
 echo "check: system-packages ok"

@@ -3,9 +3,14 @@
 # a minimal bookworm (debootstrap --variant=minbase: no compiler, no cmake,
 # no clang, no Python) with only this machine's Rust toolchain added, and a
 # clean clone of the committed HEAD. Each command runs first in its own
-# fresh root, so both "first command" orders are covered.
+# fresh root, so both "first command" orders are covered. A third root,
+# `build`, checks that a plain `cargo build` before any installer stops
+# with the one-line explanation (tendon-core's preflight) and a non-zero
+# exit; it gets what rustup itself needs to build anything at all (gcc as
+# rustc's linker, libc6-dev, ca-certificates for crates.io), or cargo would
+# stop earlier, at the linker or the download.
 #
-#   scripts/verify-fresh-machine.sh [demo|test|both|prepare] [DIR]   (as root)
+#   scripts/verify-fresh-machine.sh [demo|test|build|all|prepare] [DIR]   (as root)
 #
 # DIR (default /var/tmp/tendon-fresh) holds the pristine root and one copy
 # per run. The chroot shares this machine's network namespace (the tests use
@@ -13,12 +18,12 @@
 # DIR/<command>.log; the exit status is the command's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=${1:-both}
+mode=${1:-all}
 dir=${2:-/var/tmp/tendon-fresh}
 [[ $(id -u) -eq 0 ]] || { echo "run as root (debootstrap, chroot, mounts)" >&2; exit 1; }
 # shellcheck source=scripts/lib/apt.sh
 source scripts/lib/apt.sh
-apt_install verify-fresh-machine debootstrap rsync
+apt_install verify-fresh-machine debootstrap
 
 pristine=$dir/pristine
 if [[ ! -f $pristine/.complete ]]; then
@@ -68,10 +73,25 @@ run_fresh() {
   mount --make-rslave "$root/dev"
   git clone -q "$(pwd)" "$root/root/tendon"
   echo "[verify-fresh-machine] $name: scripts/$name.sh in a fresh bookworm ($root)" >&2
-  local rc=0
+  local rc=0 command="scripts/$name.sh"
+  if [[ $name == build ]]; then
+    chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive bash -c \
+      'apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev ca-certificates' >&2
+    command='cargo build; echo "[verify-fresh-machine] plain cargo build exit $?"'
+  fi
   chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb CI=true \
     PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    bash -c "cd /root/tendon && scripts/$name.sh" >"$dir/$name.log" 2>&1 || rc=$?
+    bash -c "cd /root/tendon && $command" >"$dir/$name.log" 2>&1 || rc=$?
+  if [[ $name == build ]]; then
+    grep -E '^error: .*tendon cannot be built yet' "$dir/$name.log" >&2 || {
+      echo "[verify-fresh-machine] the plain cargo build did not explain itself" >&2
+      rc=1
+    }
+    if grep -q 'plain cargo build exit 0$' "$dir/$name.log"; then
+      echo "[verify-fresh-machine] the plain cargo build succeeded before the install" >&2
+      rc=1
+    fi
+  fi
   unmount_all "$root"
   echo "[verify-fresh-machine] $name: exit $rc, last lines of $dir/$name.log:" >&2
   tail -n 5 "$dir/$name.log" >&2
@@ -80,13 +100,13 @@ run_fresh() {
 
 status=0
 case $mode in
-  demo) run_fresh demo || status=$? ;;
-  test) run_fresh test || status=$? ;;
-  both)
+  demo | test | build) run_fresh "$mode" || status=$? ;;
+  all)
+    run_fresh build || status=$?
     run_fresh demo || status=$?
     run_fresh test || status=$?
     ;;
   prepare) ;;
-  *) echo "usage: $0 [demo|test|both|prepare] [DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 [demo|test|build|all|prepare] [DIR]" >&2; exit 2 ;;
 esac
 exit $status

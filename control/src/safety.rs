@@ -465,13 +465,14 @@ impl SafetyLayer {
         })
     }
 
-    /// The remote's combinations: e-stop while held, release on a new press.
-    fn read_remote(&mut self, now: MonoTime, state: &RobotState) {
+    /// The remote's release: a new press of the combination, with the
+    /// e-stop combination up, clears a latched trip. Runs before this
+    /// cycle's checks, so whatever still fires latches again at once.
+    fn remote_release(&mut self, state: &RobotState) {
         let buttons = state.remote.buttons;
-        if RemoteCombos::held(buttons, RemoteCombos::E_STOP) {
-            self.trip(now, TripCause::RemoteEStop, buttons.0 as f32, None);
-        } else if RemoteCombos::held(buttons, RemoteCombos::RELEASE)
+        if RemoteCombos::held(buttons, RemoteCombos::RELEASE)
             && !RemoteCombos::held(self.remote_last, RemoteCombos::RELEASE)
+            && !RemoteCombos::held(buttons, RemoteCombos::E_STOP)
             && self.tripped.is_some()
         {
             self.counters.remote_releases += 1;
@@ -533,6 +534,12 @@ impl SafetyLayer {
         let c = self.config;
         self.fired_last_cycle = self.firing;
         self.firing = [false; ALL_TRIP_CAUSES.len()];
+        let trusted = state.filter(|s| {
+            now.saturating_since(s.received_at) <= c.max_state_age && Self::non_finite(s).is_none()
+        });
+        if let Some(s) = trusted {
+            self.remote_release(s);
+        }
         if inputs.e_stop {
             self.trip(now, TripCause::EStop, 1.0, None);
         }
@@ -547,7 +554,10 @@ impl SafetyLayer {
                     // would see it, and a NaN reference would reach clamp.
                     self.trip(now, TripCause::NonFiniteState, value, slot);
                 } else {
-                    self.read_remote(now, s);
+                    if RemoteCombos::held(s.remote.buttons, RemoteCombos::E_STOP) {
+                        let buttons = s.remote.buttons.0 as f32;
+                        self.trip(now, TripCause::RemoteEStop, buttons, None);
+                    }
                     self.check_terminations(now, s, inputs);
                 }
             }
@@ -1004,6 +1014,22 @@ mod tests {
         let out = s.apply(ms(10), Some(&release), &hold(&STAND), &ACTIVE);
         assert_eq!(out.tripped, None);
         assert_eq!(s.counters().remote_releases, 1);
+        // A release while the console's e-stop is still raised does not
+        // get past it: the e-stop latches again on the same cycle.
+        let e_stop = SafetyInputs {
+            e_stop: true,
+            ..ACTIVE
+        };
+        s.apply(
+            ms(12),
+            Some(&standing_state(ms(12))),
+            &hold(&STAND),
+            &e_stop,
+        );
+        let again = with_remote(standing_state(ms(14)), RemoteCombos::RELEASE);
+        let out = s.apply(ms(14), Some(&again), &hold(&STAND), &e_stop);
+        assert_eq!(out.tripped.map(|t| t.cause), Some(TripCause::EStop));
+        assert!(is_damping(&out.targets));
         assert_eq!(
             s.counters().trips(TripCause::RemoteEStop),
             1,
