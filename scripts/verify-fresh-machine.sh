@@ -59,6 +59,10 @@ run_fresh() {
   unmount_all "$root"
   rm -rf --one-file-system "$root"
   cp -a "$pristine" "$root"
+  # This network's own trust anchors (a TLS-inspecting egress proxy signs
+  # the registries' certificates here): not a package, part of the
+  # machine, picked up when ca-certificates is installed.
+  cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
   # Only the Rust toolchain: rustup's proxies and the default toolchain.
   mkdir -p "$root/root/.cargo/bin" "$root/root/.rustup/toolchains"
   cp -a "$HOME/.cargo/bin/." "$root/root/.cargo/bin/"
