@@ -23,7 +23,8 @@ PY_FAR_UNITREE_SDK="far-unitree-sdk==0.1.8"
 PY_MCAP="mcap==1.6.0"
 # Build backend for the cyclonedds sdist (its pyproject needs setuptools+wheel).
 PY_BUILD_DEPS=("setuptools==69.5.1" "wheel==0.43.0")
-APT_PACKAGES=(cyclonedds-dev cyclonedds-tools cmake build-essential pkg-config)
+# python3-dev: the cyclonedds binding is a C extension built against Python.h.
+APT_PACKAGES=(cyclonedds-dev cyclonedds-tools cmake build-essential pkg-config python3-dev python3-venv)
 # Bump when anything above changes, so the stamp invalidates.
 STAMP_KEY="v1 ${PY_CYCLONEDDS} ${PY_UNITREE_SDK2PY} ${PY_FAR_UNITREE_SDK} ${PY_MCAP} ${PY_BUILD_DEPS[*]} ${APT_PACKAGES[*]}"
 
