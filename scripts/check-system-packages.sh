@@ -3,8 +3,8 @@
 #   - the build uses: every file that cargo, rustc, the build scripts and
 #     what they start (cc, c++, cmake, bindgen's libclang, pkg-config) open
 #     or execute, traced with strace on a fresh build of the crates with
-#     native parts (whisper-rs-sys, mujoco-rs, cpal's alsa-sys) and the sim
-#     crate's preflight;
+#     native parts (whisper-rs-sys, mujoco-rs, cpal's alsa-sys), the core
+#     crate's preflight, and the link of the speech crate's test binaries;
 #   - the tendon binary and libmujoco link against (ldd);
 #   - tendon loads at run time: the GL stack that libmujoco's offscreen
 #     renderer opens through EGL, traced while the head-camera tests render.
@@ -48,8 +48,11 @@ else
   rm -rf "$scratch" "$TRACES"/*.trace*
   traced=(strace -f -qq -z -e trace=execve,openat -o "$TRACES/build.trace")
   echo "[check-system-packages] tracing a fresh build of the crates with native parts" >&2
+  # --tests: the speech crate's test binaries link (libasound with the
+  # audio-device feature, whisper.cpp's libgomp and libstdc++), which a
+  # library build alone never does.
   "${traced[@]}" cargo build --locked -q --target-dir "$scratch" \
-    -p tendon-sim -p tendon-speech --features tendon-speech/audio-device >&2
+    -p tendon-sim -p tendon-speech --features tendon-speech/audio-device --tests >&2
   rm -rf "$scratch"
 
   echo "[check-system-packages] tracing head-camera rendering" >&2
@@ -71,25 +74,15 @@ else
     done
   } | grep '^/' | grep -v -E '^/(proc|sys|dev|tmp|etc|run|var)/|/locale/|^/usr/share/(zoneinfo|i18n)/' \
     | sort -u | while read -r f; do if [[ -f $f ]]; then echo "$f"; fi; done >"$TRACES/files"
-  # The modules the build asked pkg-config for (e.g. alsa): their .pc files
-  # are needs; the others pkg-config reads on its way are not (below).
-  { grep -o 'execve("[^"]*pkg-config", \[[^]]*\]' "$TRACES"/*.trace* || true; } \
-    | sed 's/^[^[]*\[//; s/\]$//' | tr ',' '\n' | sed 's/^ *"//; s/"$//' \
-    | grep -v -E '^-|/|^pkg-config$|^$' | sed 's/[ <>=].*//' | sort -u >"$TRACES/pc-requested"
   rm -f "$TRACES"/*.trace*
 fi
 
 # Files the build only probes, used when present and not needed otherwise:
-# pkg-config reads every .pc file on its path to answer one query (only
-# the modules it was asked for count), and clang-sys runs llvm-config, if
-# there is one, to ask where libclang is.
-touch "$TRACES/pc-requested"
-wanted_pc=$(sed 's/.*/\/&.pc$/' "$TRACES/pc-requested" | paste -sd'|' -)
-{
-  grep -v -E '/pkgconfig/[^/]*\.pc$|/llvm-config$' "$TRACES/files" || true
-  [[ -z $wanted_pc ]] || grep -E "/pkgconfig/[^/]*\.pc$" "$TRACES/files" | grep -E "$wanted_pc" || true
-} >"$work/needed"
-echo "[check-system-packages] pkg-config was asked for: $(paste -sd' ' "$TRACES/pc-requested")" >&2
+# pkg-config reads .pc files for optional modules too (x11-dl asks for a
+# dozen X11 libraries and goes on without them), so a .pc file proves
+# nothing; a needed module shows up by the library the link opens. And
+# clang-sys runs llvm-config, if there is one, to ask where libclang is.
+grep -v -E '/pkgconfig/[^/]*\.pc$|/llvm-config$' "$TRACES/files" >"$work/needed" || true
 
 # Each file under the names dpkg may know it by (usr-merge: /lib vs /usr/lib).
 while read -r f; do

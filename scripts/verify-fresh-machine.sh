@@ -76,8 +76,9 @@ run_fresh() {
   mount --rbind /dev "$root/dev"
   mount --make-rslave "$root/dev"
   git clone -q "$(pwd)" "$root/root/tendon"
-  echo "[verify-fresh-machine] $name: scripts/$name.sh in a fresh bookworm ($root)" >&2
   local rc=0 command="scripts/$name.sh"
+  [[ $name == build ]] && command="cargo build"
+  echo "[verify-fresh-machine] $name: $command in a fresh bookworm ($root)" >&2
   if [[ $name == build ]]; then
     chroot "$root" /usr/bin/env DEBIAN_FRONTEND=noninteractive bash -c \
       'apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc libc6-dev ca-certificates' >&2
