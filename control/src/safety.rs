@@ -534,8 +534,10 @@ impl SafetyLayer {
         let c = self.config;
         self.fired_last_cycle = self.firing;
         self.firing = [false; ALL_TRIP_CAUSES.len()];
+        // One scan per cycle: the release below and the fault check share it.
+        let non_finite = state.and_then(Self::non_finite);
         let trusted = state.filter(|s| {
-            now.saturating_since(s.received_at) <= c.max_state_age && Self::non_finite(s).is_none()
+            now.saturating_since(s.received_at) <= c.max_state_age && non_finite.is_none()
         });
         if let Some(s) = trusted {
             self.remote_release(s);
@@ -549,7 +551,7 @@ impl SafetyLayer {
                 let age = now.saturating_since(s.received_at);
                 if age > c.max_state_age {
                     self.trip(now, TripCause::StaleState, age.as_secs_f32() * 1e3, None);
-                } else if let Some((value, slot)) = Self::non_finite(s) {
+                } else if let Some((value, slot)) = non_finite {
                     // Comparisons with NaN are false: no termination below
                     // would see it, and a NaN reference would reach clamp.
                     self.trip(now, TripCause::NonFiniteState, value, slot);
