@@ -3,7 +3,9 @@
 # qemu-user: tendon-policy's unit tests (every kernel against dequantize-then-
 # dot, NEON activation quantization against the portable one) and its engine
 # tests (logits against the reference pass for every format, batch, prefix
-# cache, no allocation per token), cross-compiled for aarch64-unknown-linux-gnu.
+# cache, no allocation per token), and the bridge's CRC (the PMULL
+# carry-less form against the bitwise definition; qemu's default CPU model,
+# `max`, has PMULL), cross-compiled for aarch64-unknown-linux-gnu.
 #
 # Installs gcc-aarch64-linux-gnu and qemu-user (apt) and the aarch64 rust-std
 # (rustup). Where rustup cannot fetch rust-std (the machine's toolchain is
@@ -30,6 +32,8 @@ export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
 # Code only aarch64 compiles (the NEON kernels) is held to the same lints.
 cargo clippy --locked -q -p tendon-policy --target "$target" --all-targets -- -D warnings
+cargo clippy --locked -q -p tendon-bridge --target "$target" --lib -- -D warnings
+cargo test --locked -p tendon-bridge --target "$target" --lib crc "$@"
 cargo test --locked -p tendon-policy --target "$target" \
     --lib --test engine_vs_reference --test batch --test decode_allocates_nothing \
     --test speculative --test early_exit --test simd_dispatch "$@"

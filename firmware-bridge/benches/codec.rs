@@ -21,8 +21,12 @@ fn codec(c: &mut Criterion) {
         })
     });
     let words: Vec<u32> = (0..250u32).map(|w| w.wrapping_mul(2_654_435_761)).collect();
-    c.bench_function("crc32_250_words", |b| {
+    let form = tendon_bridge::crc::crc32_form().name();
+    c.bench_function(&format!("crc32_250_words ({form})"), |b| {
         b.iter(|| black_box(tendon_bridge::crc::crc32_words(black_box(&words))))
+    });
+    c.bench_function("crc32_250_words_table (slicing-by-16)", |b| {
+        b.iter(|| black_box(tendon_bridge::crc::crc32_words_table(black_box(&words))))
     });
     c.bench_function("crc32_250_words_bitwise", |b| {
         b.iter(|| black_box(tendon_bridge::crc::crc32_words_bitwise(black_box(&words))))

@@ -7,7 +7,8 @@
 
 const POLY: u32 = 0x04C1_1DB7;
 
-/// Slicing-by-16 tables: `TABLES[0]` is the plain byte table; `TABLES[k][b]`
+/// Slicing-by-16 tables (the portable form, and the last step of the
+/// carry-less form): `TABLES[0]` is the plain byte table; `TABLES[k][b]`
 /// is the CRC contribution of byte `b` followed by `k` zero bytes. 16 KiB,
 /// which stays in L1; four words per step shortens the dependency chain.
 static TABLES: [[u32; 256]; 16] = build_tables();
@@ -50,62 +51,65 @@ fn bytes_of(word: u32, first_table: usize) -> u32 {
         ^ TABLES[first_table - 3][(word & 0xFF) as usize]
 }
 
-/// Streaming form of `crc32_words`: words are buffered four at a time, so a
-/// message can be checksummed field by field without first laying it out in
-/// memory.
-#[derive(Debug, Clone, Copy)]
-pub struct WordCrc {
-    crc: u32,
-    pending: [u32; 4],
-    n_pending: usize,
-}
-
-impl Default for WordCrc {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl WordCrc {
-    pub const fn new() -> Self {
-        WordCrc {
-            crc: 0xFFFF_FFFF,
-            pending: [0; 4],
-            n_pending: 0,
-        }
-    }
-
-    #[inline(always)]
-    pub fn push(&mut self, word: u32) {
-        self.pending[self.n_pending] = word;
-        self.n_pending += 1;
-        if self.n_pending == 4 {
-            let q = self.pending;
-            self.crc = bytes_of(self.crc ^ q[0], 15)
-                ^ bytes_of(q[1], 11)
-                ^ bytes_of(q[2], 7)
-                ^ bytes_of(q[3], 3);
-            self.n_pending = 0;
-        }
-    }
-
-    #[inline(always)]
-    pub fn push_f32(&mut self, v: f32) {
-        self.push(v.to_bits());
-    }
-
-    pub fn finish(self) -> u32 {
-        let mut crc = self.crc;
-        for w in &self.pending[..self.n_pending] {
-            crc = bytes_of(crc ^ w, 3);
-        }
-        crc
-    }
-}
-
-/// CRC of a sequence of words, each fed most significant byte first.
+/// The CRC of a sequence of words, each fed most significant byte first,
+/// by the fastest form this CPU has (`crc32_form`).
 pub fn crc32_words(words: &[u32]) -> u32 {
-    let mut crc: u32 = 0xFFFF_FFFF;
+    match crc32_form() {
+        // SAFETY (both arms): `crc32_form` found the features the function
+        // is compiled for.
+        #[cfg(target_arch = "x86_64")]
+        CrcForm::Pclmulqdq => unsafe { clmul_x86::crc32_words(words) },
+        #[cfg(target_arch = "aarch64")]
+        CrcForm::Pmull => unsafe { clmul_arm::crc32_words(words) },
+        _ => crc32_words_table(words),
+    }
+}
+
+/// How `crc32_words` computes: carry-less multiplication where the CPU has
+/// it, else the slicing-by-16 tables. All three are checked against
+/// `crc32_words_bitwise`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrcForm {
+    /// x86-64 PCLMULQDQ (with SSE4.1).
+    Pclmulqdq,
+    /// aarch64 PMULL (`vmull_p64`).
+    Pmull,
+    /// The portable tables.
+    SlicingBy16,
+}
+
+impl CrcForm {
+    pub fn name(self) -> &'static str {
+        match self {
+            CrcForm::Pclmulqdq => "pclmulqdq",
+            CrcForm::Pmull => "pmull",
+            CrcForm::SlicingBy16 => "slicing-by-16",
+        }
+    }
+}
+
+/// The form this CPU runs (std caches the feature detection).
+pub fn crc32_form() -> CrcForm {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("pclmulqdq")
+        && std::arch::is_x86_feature_detected!("sse4.1")
+    {
+        return CrcForm::Pclmulqdq;
+    }
+    #[cfg(target_arch = "aarch64")]
+    if std::arch::is_aarch64_feature_detected!("pmull") {
+        return CrcForm::Pmull;
+    }
+    CrcForm::SlicingBy16
+}
+
+/// The portable form: slicing-by-16 tables, four words per step.
+pub fn crc32_words_table(words: &[u32]) -> u32 {
+    table_continue(0xFFFF_FFFF, words)
+}
+
+/// Continues a CRC register over more words with the tables.
+fn table_continue(mut crc: u32, words: &[u32]) -> u32 {
     let mut quads = words.chunks_exact(4);
     for q in &mut quads {
         crc = bytes_of(crc ^ q[0], 15) ^ bytes_of(q[1], 11) ^ bytes_of(q[2], 7) ^ bytes_of(q[3], 3);
@@ -114,6 +118,112 @@ pub fn crc32_words(words: &[u32]) -> u32 {
         crc = bytes_of(crc ^ w, 3);
     }
     crc
+}
+
+/// `x^n mod P`, a polynomial over GF(2) of degree < 32.
+const fn x_pow_mod_poly(n: u32) -> u64 {
+    let mut r: u64 = 1;
+    let mut i = 0;
+    while i < n {
+        r <<= 1;
+        if r & (1 << 32) != 0 {
+            r ^= (1 << 32) | POLY as u64;
+        }
+        i += 1;
+    }
+    r
+}
+
+// Folding. The message, read as one polynomial (first bit highest), is kept
+// as a 128-bit accumulator `A` congruent to it mod P. Appending the next 16
+// bytes `B` gives `A·x^128 + B`; with `A = H·x^64 + L` that is
+// `H·(x^192 mod P) + L·(x^128 mod P) + B`: two 64×32-bit carry-less products
+// that fit in 128 bits. At the end the register is `(A·x^32) mod P`, which is
+// the zero-initialised table CRC of A's four words, so one table step
+// finishes it and no Barrett reduction is needed.
+const FOLD_X128: u64 = x_pow_mod_poly(128);
+const FOLD_X192: u64 = x_pow_mod_poly(192);
+
+/// The register after the folded blocks, then the words left over.
+fn finish_fold(acc_words_high_first: [u32; 4], tail: &[u32]) -> u32 {
+    let crc = table_continue(0, &acc_words_high_first);
+    table_continue(crc, tail)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod clmul_x86 {
+    use std::arch::x86_64::*;
+
+    /// Four words as the 128-bit polynomial `w0·x^96 + w1·x^64 + w2·x^32 + w3`
+    /// (memory holds w0 in the lowest lane, so the lanes are reversed).
+    #[inline(always)]
+    unsafe fn load_block(words: &[u32]) -> __m128i {
+        let v = _mm_loadu_si128(words.as_ptr().cast());
+        _mm_shuffle_epi32::<0x1B>(v)
+    }
+
+    #[target_feature(enable = "pclmulqdq,sse4.1")]
+    pub unsafe fn crc32_words(words: &[u32]) -> u32 {
+        if words.len() < 8 {
+            return super::crc32_words_table(words);
+        }
+        let mut blocks = words.chunks_exact(4);
+        // The initial register 0xFFFFFFFF is the same as XOR-ing it into the
+        // first word with a zero register.
+        let init = _mm_set_epi32(-1, 0, 0, 0);
+        let mut acc = _mm_xor_si128(load_block(blocks.next().unwrap_unchecked()), init);
+        let k = _mm_set_epi64x(super::FOLD_X192 as i64, super::FOLD_X128 as i64);
+        for b in &mut blocks {
+            let from_high = _mm_clmulepi64_si128::<0x11>(acc, k);
+            let from_low = _mm_clmulepi64_si128::<0x00>(acc, k);
+            acc = _mm_xor_si128(_mm_xor_si128(from_high, from_low), load_block(b));
+        }
+        let acc_words = [
+            _mm_extract_epi32::<3>(acc) as u32,
+            _mm_extract_epi32::<2>(acc) as u32,
+            _mm_extract_epi32::<1>(acc) as u32,
+            _mm_extract_epi32::<0>(acc) as u32,
+        ];
+        super::finish_fold(acc_words, blocks.remainder())
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+mod clmul_arm {
+    use std::arch::aarch64::*;
+
+    /// Four words as (high, low) 64-bit halves of the 128-bit polynomial
+    /// `w0·x^96 + w1·x^64 + w2·x^32 + w3`.
+    #[inline(always)]
+    fn block_halves(w: &[u32]) -> (u64, u64) {
+        (
+            (w[0] as u64) << 32 | w[1] as u64,
+            (w[2] as u64) << 32 | w[3] as u64,
+        )
+    }
+
+    #[target_feature(enable = "neon,aes")]
+    pub unsafe fn crc32_words(words: &[u32]) -> u32 {
+        if words.len() < 8 {
+            return super::crc32_words_table(words);
+        }
+        let mut blocks = words.chunks_exact(4);
+        let (h0, l0) = block_halves(blocks.next().unwrap_unchecked());
+        let (mut high, mut low) = (h0 ^ 0xFFFF_FFFF_0000_0000, l0);
+        for b in &mut blocks {
+            let folded = vmull_p64(high, super::FOLD_X192) ^ vmull_p64(low, super::FOLD_X128);
+            let (bh, bl) = block_halves(b);
+            high = (folded >> 64) as u64 ^ bh;
+            low = folded as u64 ^ bl;
+        }
+        let acc_words = [
+            (high >> 32) as u32,
+            high as u32,
+            (low >> 32) as u32,
+            low as u32,
+        ];
+        super::finish_fold(acc_words, blocks.remainder())
+    }
 }
 
 /// The bit-at-a-time form of the algorithm, straight from its definition.
@@ -137,26 +247,76 @@ pub fn crc32_words_bitwise(words: &[u32]) -> u32 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn table_form_equals_bitwise_definition() {
+    /// Random word strings of every length up to 600 (tails of 0–3 words,
+    /// the under-8-word path, LowCmd's 250 and LowState's 522), plus the
+    /// extreme contents: all zeros and all ones.
+    fn cases() -> Vec<Vec<u32>> {
+        let mut out = Vec::new();
         let mut words = Vec::new();
         let mut x: u32 = 0x1234_5678;
         for _ in 0..600 {
             x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             words.push(x);
-            assert_eq!(crc32_words(&words), crc32_words_bitwise(&words));
+            out.push(words.clone());
+        }
+        for n in [1, 4, 7, 8, 9, 64, 250, 522] {
+            out.push(vec![0; n]);
+            out.push(vec![u32::MAX; n]);
+        }
+        out
+    }
+
+    #[test]
+    fn table_form_equals_bitwise_definition() {
+        for words in cases() {
+            assert_eq!(
+                crc32_words_table(&words),
+                crc32_words_bitwise(&words),
+                "{} words",
+                words.len()
+            );
         }
     }
 
     #[test]
-    fn streaming_form_equals_slice_form() {
-        let words: Vec<u32> = (0..37u32).map(|w| w.wrapping_mul(2_654_435_761)).collect();
-        for n in 0..words.len() {
-            let mut c = WordCrc::new();
-            for w in &words[..n] {
-                c.push(*w);
-            }
-            assert_eq!(c.finish(), crc32_words(&words[..n]), "{n} words");
+    fn dispatched_form_equals_bitwise_definition() {
+        for words in cases() {
+            assert_eq!(
+                crc32_words(&words),
+                crc32_words_bitwise(&words),
+                "{} words",
+                words.len()
+            );
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn pclmulqdq_form_equals_bitwise_definition() {
+        assert_eq!(
+            crc32_form(),
+            CrcForm::Pclmulqdq,
+            "this x86-64 CPU has no PCLMULQDQ; the carry-less form cannot be tested here"
+        );
+        for words in cases() {
+            // SAFETY: `crc32_form` found the features above.
+            let got = unsafe { clmul_x86::crc32_words(&words) };
+            assert_eq!(got, crc32_words_bitwise(&words), "{} words", words.len());
+        }
+    }
+
+    #[cfg(target_arch = "aarch64")]
+    #[test]
+    fn pmull_form_equals_bitwise_definition() {
+        assert_eq!(
+            crc32_form(),
+            CrcForm::Pmull,
+            "this aarch64 CPU (or qemu model) has no PMULL; the carry-less form cannot be tested here"
+        );
+        for words in cases() {
+            // SAFETY: `crc32_form` found the feature above.
+            let got = unsafe { clmul_arm::crc32_words(&words) };
+            assert_eq!(got, crc32_words_bitwise(&words), "{} words", words.len());
         }
     }
 

@@ -9,7 +9,6 @@ use tendon_core::{
 };
 
 use crate::cdr::{CdrError, CdrMessage, CdrReader, CdrWriter};
-use crate::crc::WordCrc;
 
 pub const LOWCMD_TYPE: &str = "unitree_hg::msg::dds_::LowCmd_";
 pub const LOWSTATE_TYPE: &str = "unitree_hg::msg::dds_::LowState_";
@@ -156,23 +155,24 @@ pub const LOWCMD_CRC_WORDS: usize = 250;
 pub const LOWSTATE_CRC_WORDS: usize = 522;
 
 /// Little-endian u32 words of a C struct with natural alignment and zero
-/// padding, checksummed as they are produced.
+/// padding, laid out on the stack and checksummed in one pass (the
+/// carry-less CRC folds 16 bytes at a time, so it wants them contiguous).
 struct CLayout<const N: usize> {
-    crc: WordCrc,
+    words: [u32; N],
     len: usize,
 }
 
 impl<const N: usize> CLayout<N> {
     fn new() -> Self {
         CLayout {
-            crc: WordCrc::new(),
+            words: [0; N],
             len: 0,
         }
     }
 
     #[inline(always)]
     fn push(&mut self, w: u32) {
-        self.crc.push(w);
+        self.words[self.len] = w;
         self.len += 1;
     }
 
@@ -183,7 +183,7 @@ impl<const N: usize> CLayout<N> {
 
     fn crc(self) -> u32 {
         debug_assert_eq!(self.len, N, "C layout word count");
-        self.crc.finish()
+        crate::crc::crc32_words(&self.words[..self.len])
     }
 }
 
