@@ -1,6 +1,6 @@
 //! tendon-control: the G1 control loop. Plain algorithms — the low-level FSM
 //! (`fsm`), the safety layer (`safety`), action-chunk blending (`blend`),
-//! timing statistics (`timing`), a scripted chunk producer (`producer`) —
+//! timing statistics (`timing`), waking on time (`wake`), a scripted chunk producer (`producer`) —
 //! combine into one cycle (`controller`); `runtime` is the thin real-time
 //! thread that runs it against any `RobotLink`.
 
@@ -12,6 +12,7 @@ pub mod producer;
 pub mod runtime;
 pub mod safety;
 pub mod timing;
+pub mod wake;
 
 pub use arm_sdk::ArmRequest;
 pub use controller::{CommandScope, Controller, ControllerConfig, CycleInputs, CycleOutput};

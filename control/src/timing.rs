@@ -122,6 +122,8 @@ pub struct TimingStats {
     pub period_error: DurationHistogram,
     /// Time spent computing one cycle.
     pub compute: DurationHistogram,
+    /// Time spent spinning from the early wake to the deadline (`wake`).
+    pub spin: DurationHistogram,
     /// Deadlines missed and skipped (never caught up in a burst).
     pub overruns: u64,
 }
@@ -131,6 +133,8 @@ pub struct TimingStats {
 pub struct TimingSummary {
     pub period_error: Percentiles,
     pub compute: Percentiles,
+    /// Spin per cycle; `count` is 0 where the loop does not spin.
+    pub spin: Percentiles,
     pub overruns: u64,
 }
 
@@ -140,10 +144,15 @@ impl TimingStats {
         self.compute.record_ns(compute_ns);
     }
 
+    pub fn record_spin(&mut self, spin_ns: u64) {
+        self.spin.record_ns(spin_ns);
+    }
+
     pub fn summary(&self) -> TimingSummary {
         TimingSummary {
             period_error: self.period_error.percentiles(),
             compute: self.compute.percentiles(),
+            spin: self.spin.percentiles(),
             overruns: self.overruns,
         }
     }
@@ -153,6 +162,9 @@ impl fmt::Display for TimingSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "period error: {}", self.period_error)?;
         writeln!(f, "compute:      {}", self.compute)?;
+        if self.spin.count > 0 {
+            writeln!(f, "wake spin:    {}", self.spin)?;
+        }
         write!(f, "overruns:     {}", self.overruns)
     }
 }

@@ -58,6 +58,16 @@ fn loop_runs_at_500_hz_reports_timing_and_damps_on_e_stop_and_exit() {
         report.timing.overruns
     );
     assert_eq!(report.timing.period_error.count, cycles);
+    // Every cycle slept to its early-wake target and spun to its deadline
+    // (the spin is never longer than the margin's cap plus one clock read),
+    // with the thread's timer slack lowered to 1 ns.
+    assert_eq!(report.timing.spin.count, cycles);
+    assert!(
+        report.timing.spin.p50 <= tendon_control::runtime::DEFAULT_MAX_WAKE_MARGIN,
+        "{}",
+        report.timing
+    );
+    assert_eq!(report.rt.timer_slack_ns, Some(Ok(1)));
     eprintln!("{}", report.timing);
 }
 

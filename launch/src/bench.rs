@@ -54,6 +54,13 @@ pub enum BenchCommand {
         /// Run without SCHED_FIFO, pinning and mlockall (as a plain thread).
         #[arg(long)]
         no_rt: bool,
+        /// Cap of the early-wake margin (sleep to before the deadline, spin
+        /// the rest); 0 sleeps only.
+        #[arg(long, default_value_t = tendon_control::runtime::DEFAULT_MAX_WAKE_MARGIN.as_micros() as u64)]
+        max_wake_margin_us: u64,
+        /// Keep the kernel's timer slack (50 µs by default) instead of 1 ns.
+        #[arg(long)]
+        kernel_timer_slack: bool,
         #[arg(long)]
         json: bool,
     },
@@ -130,8 +137,23 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             domain,
             iface,
             no_rt,
+            max_wake_margin_us,
+            kernel_timer_slack,
             json,
-        } => loop_jitter(seconds, domain, &iface, no_rt, json),
+        } => {
+            let mut rt = tendon_control::RtConfig {
+                max_wake_margin: Duration::from_micros(max_wake_margin_us),
+                ..Default::default()
+            };
+            if no_rt {
+                rt.fifo_priority = None;
+                rt.lock_memory = false;
+            }
+            if kernel_timer_slack {
+                rt.timer_slack_ns = None;
+            }
+            loop_jitter(seconds, domain, &iface, rt, json)
+        }
         BenchCommand::DdsRtt {
             domain,
             iface,
@@ -218,12 +240,17 @@ fn dds_rtt(domain: u16, iface: &str, count: u32, discovery_s: f64, json: bool) -
     Ok(())
 }
 
-fn loop_jitter(seconds: f64, domain: u16, iface: &str, no_rt: bool, json: bool) -> Result<()> {
+fn loop_jitter(
+    seconds: f64,
+    domain: u16,
+    iface: &str,
+    rt: tendon_control::RtConfig,
+    json: bool,
+) -> Result<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
     use tendon_bridge::endpoint::RobotEndpoint;
     use tendon_bridge::link::{DdsLinkConfig, DdsRobotLink};
-    use tendon_control::runtime::RtConfig;
     use tendon_control::{ControlLoop, Controller, ControllerConfig};
     use tendon_core::{Clock, RobotLink};
 
@@ -257,16 +284,6 @@ fn loop_jitter(seconds: f64, domain: u16, iface: &str, no_rt: bool, json: bool) 
         stop.store(true, Ordering::SeqCst);
         bail!("the in-process robot endpoint published no LowState on domain {domain} ({iface})");
     }
-    let rt = if no_rt {
-        RtConfig {
-            fifo_priority: None,
-            cpu: None,
-            lock_memory: false,
-            ..RtConfig::default()
-        }
-    } else {
-        RtConfig::default()
-    };
     let control = ControlLoop::spawn(
         Controller::new(ControllerConfig::default()),
         link.clone() as Arc<dyn RobotLink>,
@@ -282,7 +299,11 @@ fn loop_jitter(seconds: f64, domain: u16, iface: &str, no_rt: bool, json: bool) 
         println!(
             "{}",
             serde_json::json!({
-                "impl": if no_rt { "tendon control loop (no RT settings)" } else { "tendon control loop" },
+                "impl": "tendon control loop",
+                "max_wake_margin_us": rt.max_wake_margin.as_micros() as u64,
+                "spin_p50_us": us(t.spin.p50),
+                "spin_share": t.spin.mean.as_secs_f64() / rt.period.as_secs_f64(),
+                "timer_slack_ns": format!("{:?}", report.rt.timer_slack_ns),
                 "calls": t.period_error.count,
                 "overruns": t.overruns,
                 "p50_us": us(t.period_error.p50),

@@ -42,7 +42,7 @@ pub enum RecordEvent {
     },
     Timing {
         at: MonoTime,
-        summary: TimingSummary,
+        summary: Box<TimingSummary>,
     },
     /// A head-camera image; logged at its capture time on [`CAMERA_TOPIC`]
     /// (only with a camera channel, see [`Recorder::create`]).
@@ -231,7 +231,7 @@ fn encode(ev: &RecordEvent) -> Option<(usize, MonoTime, serde_json::Value)> {
             (
                 4,
                 *at,
-                json!({"period_error": p(&summary.period_error), "compute": p(&summary.compute), "overruns": summary.overruns}),
+                json!({"period_error": p(&summary.period_error), "compute": p(&summary.compute), "wake_spin": p(&summary.spin), "overruns": summary.overruns}),
             )
         }
         // Binary, not JSON: written by the writer loop itself.

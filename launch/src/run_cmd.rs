@@ -103,6 +103,14 @@ pub struct ControlSection {
     /// Full 0 → 1 ramp of the rt/arm_sdk blend weight (high-level mode).
     #[serde(default = "default_arm_ramp")]
     pub arm_ramp_ms: u64,
+    /// The loop wakes up to this much before each deadline and spins the
+    /// rest (the margin adapts below it); 0 sleeps only.
+    #[serde(default = "default_max_wake_margin_us")]
+    pub max_wake_margin_us: u64,
+}
+
+fn default_max_wake_margin_us() -> u64 {
+    tendon_control::runtime::DEFAULT_MAX_WAKE_MARGIN.as_micros() as u64
 }
 
 fn default_arm_ramp() -> u64 {
@@ -125,6 +133,7 @@ impl Default for ControlSection {
             fifo_priority: default_fifo_priority(),
             cpu: None,
             arm_ramp_ms: default_arm_ramp(),
+            max_wake_margin_us: default_max_wake_margin_us(),
         }
     }
 }
@@ -160,6 +169,14 @@ impl LaunchFile {
                 "launch file '{}': control.fifo_priority = {} must be 1..=99 (SCHED_FIFO), or 0 for the default scheduler",
                 path.display(),
                 file.control.fifo_priority
+            );
+        }
+        if file.control.max_wake_margin_us * 2 > file.control.period_ms * 1000 {
+            bail!(
+                "launch file '{}': control.max_wake_margin_us = {} must be at most half the period ({} µs); 200 suits a VM, 0 sleeps without spinning",
+                path.display(),
+                file.control.max_wake_margin_us,
+                file.control.period_ms * 500
             );
         }
         file.safety_config().validate().map_err(|e| {
@@ -273,6 +290,8 @@ pub fn run(config: &Path) -> Result<()> {
         fifo_priority: (file.control.fifo_priority > 0).then_some(file.control.fifo_priority),
         cpu: file.control.cpu,
         lock_memory: true,
+        max_wake_margin: Duration::from_micros(file.control.max_wake_margin_us),
+        ..RtConfig::default()
     };
     let control = ControlLoop::spawn(controller, link.clone() as Arc<dyn RobotLink>, rt)?;
     let feeder = script.map(|s| ChunkFeeder::spawn(s, &file.producer, control.commands().clone()));
@@ -519,6 +538,34 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("fifo_priority = 120"), "{e}");
+    }
+
+    #[test]
+    fn wake_margin_has_one_default_and_is_capped_at_half_the_period() {
+        let without = LaunchFile::load(&write_launch("wake1", ROBOT)).unwrap();
+        let with_table = LaunchFile::load(&write_launch(
+            "wake2",
+            &format!("{ROBOT}[control]\nperiod_ms = 2\n"),
+        ))
+        .unwrap();
+        assert_eq!(without.control.max_wake_margin_us, 200);
+        assert_eq!(with_table.control.max_wake_margin_us, 200);
+        let off = LaunchFile::load(&write_launch(
+            "wake3",
+            &format!("{ROBOT}[control]\nmax_wake_margin_us = 0\n"),
+        ))
+        .unwrap();
+        assert_eq!(off.control.max_wake_margin_us, 0);
+        let e = LaunchFile::load(&write_launch(
+            "wake4",
+            &format!("{ROBOT}[control]\nmax_wake_margin_us = 1500\n"),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("max_wake_margin_us = 1500") && e.contains("1000 µs"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -421,7 +421,7 @@ fn run_in_process(
     if let Some(rec) = recorder {
         rec.record(crate::record::RecordEvent::Timing {
             at: status.load().at,
-            summary: timing.summary(),
+            summary: Box::new(timing.summary()),
         });
         let stats = rec.finish()?;
         println!(
