@@ -3,7 +3,7 @@
 //! A counting global allocator proves it.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
 use tendon_bridge::cdr::CdrMessage;
 use tendon_bridge::hg::{LowCmd, LowState, LOWCMD_PAYLOAD_LEN};
@@ -11,18 +11,31 @@ use tendon_core::{Latest, MotorTargets, RobotState};
 
 struct CountingAllocator;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    /// Per thread, so that the test harness's own threads (its main thread
+    /// waits on the test with a timer, and may print) are not counted
+    /// against the code under test; a global count failed on CI this way.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
+
+fn allocations_so_far() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
 
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count_one();
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
+        count_one();
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -31,12 +44,11 @@ unsafe impl GlobalAlloc for CountingAllocator {
 static GLOBAL: CountingAllocator = CountingAllocator;
 
 fn allocations_during(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations_so_far();
     f();
-    ALLOCATIONS.load(Ordering::SeqCst) - before
+    allocations_so_far() - before
 }
 
-// One test function: the counter is global, and parallel tests would pollute it.
 #[test]
 fn hot_path_allocates_nothing() {
     let mut out = Vec::with_capacity(LOWCMD_PAYLOAD_LEN);
