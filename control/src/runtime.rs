@@ -183,6 +183,16 @@ impl ControlCommands {
         self.chunk.store(*chunk);
     }
 
+    /// How many chunks have been sent (producers' and monitors' view).
+    pub fn chunks_sent(&self) -> u64 {
+        self.chunk.version()
+    }
+
+    /// The chunk sent last (an empty one before the first).
+    pub fn latest_chunk(&self) -> ActionChunk {
+        self.chunk.load()
+    }
+
     pub fn request_fsm(&self, fsm: FsmId) {
         let seq = self.fsm_seq.fetch_add(1, Ordering::Relaxed) + 1;
         self.fsm_request

@@ -20,8 +20,11 @@ use tendon_control::controller::{CommandScope, ControllerConfig};
 use tendon_control::producer::ScriptedProducer;
 use tendon_control::runtime::RtConfig;
 use tendon_control::safety::SafetyConfig;
-use tendon_control::{ArmRequest, ControlCommands, ControlLoop, Controller};
-use tendon_core::{Clock, FsmId, MonoTime, RobotLink};
+use tendon_control::{
+    ArmRequest, ChunkFeeder, ControlLoop, Controller, FeederTiming, SupervisorAction,
+    TripSupervisor,
+};
+use tendon_core::{Clock, FsmId, RobotLink};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +60,16 @@ fn default_step() -> u64 {
 }
 fn default_steps() -> usize {
     25
+}
+
+impl ProducerSection {
+    pub fn timing(&self) -> FeederTiming {
+        FeederTiming {
+            chunk_period: Duration::from_millis(self.chunk_period_ms),
+            step: Duration::from_millis(self.step_ms),
+            steps: self.steps,
+        }
+    }
 }
 
 impl Default for ProducerSection {
@@ -294,7 +307,16 @@ pub fn run(config: &Path) -> Result<()> {
         ..RtConfig::default()
     };
     let control = ControlLoop::spawn(controller, link.clone() as Arc<dyn RobotLink>, rt)?;
-    let feeder = script.map(|s| ChunkFeeder::spawn(s, &file.producer, control.commands().clone()));
+    let feeder = match script {
+        Some(s) => Some(ChunkFeeder::spawn(
+            s,
+            file.producer.timing(),
+            control.commands().clone(),
+            Clock::Real,
+        )?),
+        None => None,
+    };
+    let mut supervisor = TripSupervisor::new(scope);
     if high {
         eprintln!("tendon run: high-level mode on domain {} ({}), loco service '{}', upper body on rt/arm_sdk; type an FSM name (damp, stand_up, start, …), arms on, arms off, play, pause, estop, reset, status or quit", file.robot.domain, file.robot.iface, file.robot.loco_service);
     } else {
@@ -302,24 +324,20 @@ pub fn run(config: &Path) -> Result<()> {
     }
     let lines = console();
     let mut console_open = true;
-    let mut handled_trip = None;
     while !stop.load(Ordering::SeqCst) {
-        let status = control.status();
-        if let (Some((_, loco)), Some(trip)) = (loco.as_mut(), status.tripped) {
-            // A fault ends in damping: the safety layer already handed the
-            // arms back (weight 0); the locomotion goes to its damping state.
-            if handled_trip != Some(trip.at) {
-                handled_trip = Some(trip.at);
-                match loco.set_fsm_id(FsmId::Damp) {
-                    Ok(_) => println!(
-                        "safety trip: {}; arms released, locomotion → damp (1)",
-                        trip.cause.name()
-                    ),
-                    Err(e) => println!(
-                        "safety trip: {}; arms released, but the loco service refused damp: {e}",
-                        trip.cause.name()
-                    ),
-                }
+        let action = supervisor.on_status(control.status().tripped);
+        if let (Some(SupervisorAction::LocoDamp { cause }), Some((_, loco))) =
+            (action, loco.as_mut())
+        {
+            match loco.set_fsm_id(FsmId::Damp) {
+                Ok(_) => println!(
+                    "safety trip: {}; arms released, locomotion → damp (1)",
+                    cause.name()
+                ),
+                Err(e) => println!(
+                    "safety trip: {}; arms released, but the loco service refused damp: {e}",
+                    cause.name()
+                ),
             }
         }
         if !console_open {
@@ -337,32 +355,44 @@ pub fn run(config: &Path) -> Result<()> {
             }
         };
         let commands = control.commands();
-        match line.as_str() {
-            "" => {}
-            "quit" | "exit" => break,
-            "estop" => commands.e_stop(),
-            "reset" => commands.reset(),
-            "play" | "pause" => match &feeder {
+        let command = match ConsoleCommand::parse(&line) {
+            Ok(c) => c,
+            Err(e) => {
+                println!("{e}");
+                continue;
+            }
+        };
+        match command {
+            ConsoleCommand::Nothing => {}
+            ConsoleCommand::Quit => break,
+            ConsoleCommand::EStop => commands.e_stop(),
+            ConsoleCommand::Reset => commands.reset(),
+            ConsoleCommand::Play(playing) => match &feeder {
                 Some(f) => {
-                    f.set_playing(line == "play");
-                    println!(
-                        "producer {}",
-                        if line == "play" { "playing" } else { "paused" }
-                    );
+                    f.set_playing(playing);
+                    println!("producer {}", if playing { "playing" } else { "paused" });
                 }
                 None => {
                     println!("no action script configured ([producer] script in the launch file)")
                 }
             },
-            "arms on" | "arms off" if high => {
-                commands.request_arms(if line == "arms on" {
-                    ArmRequest::Engage
-                } else {
-                    ArmRequest::Release
-                });
-                println!("arms {}", &line[5..]);
+            ConsoleCommand::Arms(request) if high => {
+                commands.request_arms(request);
+                println!(
+                    "arms {}",
+                    if request == ArmRequest::Engage {
+                        "on"
+                    } else {
+                        "off"
+                    }
+                );
             }
-            "status" => {
+            ConsoleCommand::Arms(_) => {
+                println!(
+                    "arms on/off needs high-level mode (robot.mode = \"high\" in the launch file)"
+                )
+            }
+            ConsoleCommand::Status => {
                 let st = control.status();
                 let fsm = match loco.as_mut() {
                     Some((_, l)) => match l.get_fsm_id() {
@@ -383,12 +413,12 @@ pub fn run(config: &Path) -> Result<()> {
                     link.detailed_stats()
                 );
             }
-            other => match (other.parse::<FsmId>(), loco.as_mut()) {
-                (Ok(fsm), Some((_, l))) => match l.set_fsm_id(fsm) {
+            ConsoleCommand::Fsm(fsm) => match loco.as_mut() {
+                Some((_, l)) => match l.set_fsm_id(fsm) {
                     Ok(_) => println!("fsm → {fsm}"),
                     Err(e) => println!("{e}"),
                 },
-                (Ok(fsm), None) => {
+                None => {
                     // The loop answers on its next cycle; wait for two to pass.
                     let before = control.status().counters.cycles;
                     commands.request_fsm(fsm);
@@ -404,7 +434,6 @@ pub fn run(config: &Path) -> Result<()> {
                         None => println!("request pending"),
                     }
                 }
-                (Err(e), _) => println!("{e}; or play, pause, estop, reset, status, quit"),
             },
         }
     }
@@ -419,6 +448,41 @@ pub fn run(config: &Path) -> Result<()> {
     Ok(())
 }
 
+/// One line of the operator console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConsoleCommand {
+    Nothing,
+    Quit,
+    EStop,
+    Reset,
+    /// `play` (true) or `pause` (false) the action script.
+    Play(bool),
+    /// `arms on` / `arms off` (high-level mode).
+    Arms(ArmRequest),
+    Status,
+    /// An FSM name or number (`damp`, `stand_up`, `500`, …).
+    Fsm(FsmId),
+}
+
+impl ConsoleCommand {
+    fn parse(line: &str) -> Result<ConsoleCommand, String> {
+        Ok(match line.trim() {
+            "" => ConsoleCommand::Nothing,
+            "quit" | "exit" => ConsoleCommand::Quit,
+            "estop" => ConsoleCommand::EStop,
+            "reset" => ConsoleCommand::Reset,
+            "play" => ConsoleCommand::Play(true),
+            "pause" => ConsoleCommand::Play(false),
+            "arms on" => ConsoleCommand::Arms(ArmRequest::Engage),
+            "arms off" => ConsoleCommand::Arms(ArmRequest::Release),
+            "status" => ConsoleCommand::Status,
+            other => ConsoleCommand::Fsm(other.parse::<FsmId>().map_err(|e| {
+                format!("{e}; or play, pause, arms on, arms off, estop, reset, status, quit")
+            })?),
+        })
+    }
+}
+
 /// Lines typed by the operator, read on their own thread.
 fn console() -> std::sync::mpsc::Receiver<String> {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -430,66 +494,6 @@ fn console() -> std::sync::mpsc::Receiver<String> {
         }
     });
     rx
-}
-
-/// Feeds action chunks from a keyframe script into the loop at its own rate,
-/// each stamped with the time it was made, while playing.
-struct ChunkFeeder {
-    playing: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl ChunkFeeder {
-    fn spawn(
-        script: ScriptedProducer,
-        cfg: &ProducerSection,
-        commands: Arc<ControlCommands>,
-    ) -> ChunkFeeder {
-        let playing = Arc::new(AtomicBool::new(false));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (p, s) = (playing.clone(), stop.clone());
-        let period = Duration::from_millis(cfg.chunk_period_ms);
-        let step = Duration::from_millis(cfg.step_ms);
-        let steps = cfg.steps;
-        let thread = std::thread::Builder::new()
-            .name("chunk-producer".into())
-            .spawn(move || {
-                let mut started: Option<MonoTime> = None;
-                while !s.load(Ordering::Acquire) {
-                    let now = Clock::Real.now();
-                    if p.load(Ordering::Acquire) {
-                        let t0 = *started.get_or_insert(now);
-                        match script.chunk(t0, now, step, steps) {
-                            Ok(chunk) => commands.send_chunk(&chunk),
-                            Err(e) => log::warn!("chunk producer: {e}"),
-                        }
-                    } else {
-                        started = None;
-                    }
-                    std::thread::sleep(period);
-                }
-            })
-            .expect("spawning the chunk producer thread");
-        ChunkFeeder {
-            playing,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn set_playing(&self, playing: bool) {
-        self.playing.store(playing, Ordering::Release);
-    }
-}
-
-impl Drop for ChunkFeeder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
 }
 
 #[cfg(test)]
@@ -538,6 +542,28 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("fifo_priority = 120"), "{e}");
+    }
+
+    #[test]
+    fn console_lines_parse_to_commands_and_unknown_words_list_the_choices() {
+        for (line, want) in [
+            ("", ConsoleCommand::Nothing),
+            ("  quit ", ConsoleCommand::Quit),
+            ("exit", ConsoleCommand::Quit),
+            ("estop", ConsoleCommand::EStop),
+            ("reset", ConsoleCommand::Reset),
+            ("play", ConsoleCommand::Play(true)),
+            ("pause", ConsoleCommand::Play(false)),
+            ("arms on", ConsoleCommand::Arms(ArmRequest::Engage)),
+            ("arms off", ConsoleCommand::Arms(ArmRequest::Release)),
+            ("status", ConsoleCommand::Status),
+            ("damp", ConsoleCommand::Fsm(FsmId::Damp)),
+            ("stand_up", ConsoleCommand::Fsm(FsmId::StandUp)),
+        ] {
+            assert_eq!(ConsoleCommand::parse(line), Ok(want), "{line:?}");
+        }
+        let e = ConsoleCommand::parse("jump").unwrap_err();
+        assert!(e.contains("jump") && e.contains("estop"), "{e}");
     }
 
     #[test]
