@@ -6,48 +6,17 @@
 mod common;
 
 use common::FakeLinkForTest;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::Arc;
 use std::time::Duration;
+use tendon_core::alloc_count::{allocations_on_this_thread, ThreadCountingAllocator};
 
 use tendon_control::producer::ScriptedProducer;
 use tendon_control::{ControlCommands, Controller, ControllerConfig, LoopBody};
 use tendon_core::poses::STAND;
 use tendon_core::{ActionChunk, FsmId, MonoTime, MotorTargets, RobotState};
 
-struct CountingAllocator;
-
-thread_local! {
-    /// Per thread, so that the test harness's own threads (spawning the
-    /// next test, printing) are not counted against the cycles under test.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-}
-
-fn allocations_so_far() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static GLOBAL: ThreadCountingAllocator = ThreadCountingAllocator;
 
 const T0: MonoTime = MonoTime::from_ns(1_000_000_000);
 
@@ -102,7 +71,7 @@ fn ten_thousand_cycles_allocate_nothing() {
     let mut nan_chunk = chunks[5];
     nan_chunk.steps[2][4] = f32::NAN;
 
-    let before = allocations_so_far();
+    let before = allocations_on_this_thread();
     for k in 0..10_000u64 {
         let now = cycle_time(k);
         if k < 9_000 {
@@ -121,7 +90,7 @@ fn ten_thousand_cycles_allocate_nothing() {
         }
         body.cycle(now);
     }
-    let allocations = allocations_so_far() - before;
+    let allocations = allocations_on_this_thread() - before;
 
     let status = body.status().load();
     assert_eq!(
@@ -158,7 +127,7 @@ fn upper_body_cycles_on_arm_sdk_allocate_nothing() {
     let mut state = standing_state();
     let chunks = scripted_chunks("t_s,left_shoulder_roll\n0,0.2\n0.5,1.0\n1,0.2\n", 100);
 
-    let before = allocations_so_far();
+    let before = allocations_on_this_thread();
     let mut max_weight = 0.0f32;
     for k in 0..5_000u64 {
         let now = cycle_time(k);
@@ -176,7 +145,7 @@ fn upper_body_cycles_on_arm_sdk_allocate_nothing() {
         body.cycle(now);
         max_weight = max_weight.max(body.status().load().arm_weight);
     }
-    let allocations = allocations_so_far() - before;
+    let allocations = allocations_on_this_thread() - before;
     assert_eq!(
         allocations, 0,
         "the arm_sdk cycle allocated {allocations} times"
@@ -241,7 +210,7 @@ fn cycles_through_the_dds_link_allocate_nothing() {
     );
     // Warm-up outside the count: the writer thread's first wake-up.
     body.cycle(Clock::Real.now());
-    let before = allocations_so_far();
+    let before = allocations_on_this_thread();
     for k in 0..1500u64 {
         match k {
             10 => commands.request_fsm(FsmId::ZeroTorque),
@@ -252,7 +221,7 @@ fn cycles_through_the_dds_link_allocate_nothing() {
         body.cycle(Clock::Real.now());
         std::thread::sleep(Duration::from_millis(2));
     }
-    let allocations = allocations_so_far() - before;
+    let allocations = allocations_on_this_thread() - before;
     stop.store(true, Ordering::Relaxed);
     let robot_stats = robot.join().unwrap();
     let status = body.status().load();

@@ -3,6 +3,7 @@
 //! trait that separates control from the transport (DDS robot or simulator).
 
 pub mod action;
+pub mod alloc_count;
 pub mod cdr;
 pub mod fsm;
 pub mod joints;

@@ -2,51 +2,19 @@
 //! decoding and checking a LowState, and the lock-free handoff slots.
 //! A counting global allocator proves it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use tendon_core::alloc_count::{allocations_on_this_thread, ThreadCountingAllocator};
 
 use tendon_bridge::cdr::CdrMessage;
 use tendon_bridge::hg::{LowCmd, LowState, LOWCMD_PAYLOAD_LEN};
 use tendon_core::{Latest, MotorTargets, RobotState};
 
-struct CountingAllocator;
-
-thread_local! {
-    /// Per thread, so that the test harness's own threads (its main thread
-    /// waits on the test with a timer, and may print) are not counted
-    /// against the code under test; a global count failed on CI this way.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-}
-
-fn allocations_so_far() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static GLOBAL: ThreadCountingAllocator = ThreadCountingAllocator;
 
 fn allocations_during(f: impl FnOnce()) -> u64 {
-    let before = allocations_so_far();
+    let before = allocations_on_this_thread();
     f();
-    allocations_so_far() - before
+    allocations_on_this_thread() - before
 }
 
 #[test]

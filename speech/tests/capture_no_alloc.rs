@@ -2,33 +2,12 @@
 //! nothing, in every device format and also when the ring is full and it
 //! drops (and counts) frames. A per-thread counting allocator proves it.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use tendon_core::alloc_count::{allocations_on_this_thread, ThreadCountingAllocator};
 
 use tendon_speech::capture::capture_ring;
 
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+static GLOBAL: ThreadCountingAllocator = ThreadCountingAllocator;
 
 #[test]
 fn capture_callback_allocates_nothing_and_counts_what_it_drops() {
@@ -36,7 +15,7 @@ fn capture_callback_allocates_nothing_and_counts_what_it_drops() {
     let i16_block: Vec<i16> = (0..960).map(|i| (i * 7) as i16).collect();
     let u16_block: Vec<u16> = (0..960).map(|i| (i * 13) as u16).collect();
     let f32_block: Vec<f32> = (0..960).map(|i| i as f32 / 960.0).collect();
-    let before = ALLOCATIONS.with(Cell::get);
+    let before = allocations_on_this_thread();
     // 30 blocks of 480 frames into a ring of 4800 frames: the last 20 drop.
     for k in 0..30 {
         match k % 3 {
@@ -45,7 +24,7 @@ fn capture_callback_allocates_nothing_and_counts_what_it_drops() {
             _ => writer.write(&f32_block),
         }
     }
-    let allocations = ALLOCATIONS.with(Cell::get) - before;
+    let allocations = allocations_on_this_thread() - before;
     assert_eq!(
         allocations, 0,
         "the capture callback allocated {allocations} times"

@@ -1,37 +1,11 @@
 //! The streaming log-mel's per-frame path allocates nothing once built.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use tendon_core::alloc_count::{allocations_on_this_thread, ThreadCountingAllocator};
 
 use tendon_speech::mel::{StreamingLogMel, N_MELS};
 
-struct CountingAllocatorForTest;
-
-thread_local! {
-    // Per thread: the test harness allocates on its own threads meanwhile.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
-
-unsafe impl GlobalAlloc for CountingAllocatorForTest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        System.realloc(ptr, layout, new_size)
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAllocatorForTest = CountingAllocatorForTest;
+static GLOBAL: ThreadCountingAllocator = ThreadCountingAllocator;
 
 #[test]
 fn streaming_log_mel_allocates_nothing_per_frame() {
@@ -41,7 +15,7 @@ fn streaming_log_mel_allocates_nothing_per_frame() {
     let mut mel = StreamingLogMel::new();
     let mut frames = 0usize;
     let mut checksum = 0f32;
-    let before = allocations();
+    let before = allocations_on_this_thread();
     // Pieces of many sizes, some larger than the internal buffer.
     for chunk in audio.chunks(5_003) {
         for piece in chunk.chunks(317).chain([&[][..]]) {
@@ -64,7 +38,7 @@ fn streaming_log_mel_allocates_nothing_per_frame() {
         checksum += f[0];
     })
     .unwrap();
-    let after = allocations();
+    let after = allocations_on_this_thread();
     assert!(frames >= 1000);
     assert!(checksum.is_finite());
     assert_eq!(after - before, 0, "allocations in push/reset/finish");
