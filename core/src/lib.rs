@@ -5,6 +5,7 @@
 pub mod action;
 pub mod alloc_count;
 pub mod cdr;
+pub mod frame;
 pub mod fsm;
 pub mod joints;
 pub mod latest;
@@ -14,6 +15,7 @@ pub mod robot;
 pub mod time;
 
 pub use action::{ActionChunk, ChunkError, MAX_CHUNK_STEPS};
+pub use frame::{Frame, FrameError, PixelFormat, RgbView};
 pub use fsm::{FsmId, UnknownFsm};
 pub use joints::{G1Variant, JointIndex, JointLimits};
 pub use latest::Latest;

@@ -174,12 +174,10 @@ impl CameraRecording {
         at: tendon_core::MonoTime,
         recorder: &crate::record::Recorder,
     ) -> Result<()> {
-        let image = self
+        let frame = self
             .camera
-            .render(sim)
+            .render(sim, at)
             .context("rendering the head camera")?;
-        let frame = tendon_perception::Frame::new_rgb8(at, image.width, image.height, image.data)
-            .context("head camera frame")?;
         recorder.record(crate::record::RecordEvent::CameraFrame {
             frame: Box::new(frame),
         });

@@ -6,7 +6,8 @@ use opencv::{imgproc, videoio};
 use tendon_core::time::MonoTime;
 
 use crate::error::PerceptionError;
-use crate::frame::{Frame, FrameSource};
+use crate::frame::FrameSource;
+use tendon_core::Frame;
 
 fn cv_err(what: &str, e: opencv::Error) -> PerceptionError {
     PerceptionError::Camera {
@@ -86,6 +87,11 @@ impl FrameSource for OpenCvCamera {
             .data_bytes()
             .map_err(|e| cv_err("reading the frame's pixels", e))?
             .to_vec();
-        Frame::new_rgb8(capture_time, width_px, height_px, pixels).map(Some)
+        Ok(Some(Frame::new_rgb8(
+            capture_time,
+            width_px,
+            height_px,
+            pixels,
+        )?))
     }
 }

@@ -85,3 +85,30 @@ pub enum PerceptionError {
     #[error("camera: {detail}")]
     Camera { detail: String },
 }
+
+impl From<tendon_core::FrameError> for PerceptionError {
+    fn from(e: tendon_core::FrameError) -> Self {
+        match e {
+            tendon_core::FrameError::ZeroSize {
+                what,
+                width,
+                height,
+            } => PerceptionError::ZeroSizeImage {
+                what,
+                width,
+                height,
+            },
+            tendon_core::FrameError::BufferLength {
+                what,
+                expected,
+                actual,
+                detail,
+            } => PerceptionError::BufferLength {
+                what,
+                expected,
+                actual,
+                detail,
+            },
+        }
+    }
+}

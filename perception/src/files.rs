@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use tendon_core::time::MonoTime;
 
 use crate::error::PerceptionError;
-use crate::frame::{Frame, FrameSource};
+use crate::frame::FrameSource;
+use tendon_core::Frame;
 
 /// Timestamps for sources that have none of their own: frame `i` was
 /// captured at `start + i / frame_rate_hz`.
@@ -108,7 +109,12 @@ pub fn load_rgb8(path: &Path, capture_time: MonoTime) -> Result<Frame, Perceptio
     })?;
     let rgb = decoded.into_rgb8();
     let (width_px, height_px) = (rgb.width() as usize, rgb.height() as usize);
-    Frame::new_rgb8(capture_time, width_px, height_px, rgb.into_raw())
+    Ok(Frame::new_rgb8(
+        capture_time,
+        width_px,
+        height_px,
+        rgb.into_raw(),
+    )?)
 }
 
 impl FrameSource for ImageSequenceSource {

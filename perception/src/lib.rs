@@ -2,8 +2,9 @@
 //!
 //! - [`Frame`] and the [`FrameSource`] trait; sources: image files and
 //!   folders ([`ImageSequenceSource`]), MCAP replay ([`McapFrameSource`],
-//!   written by [`McapFrameWriter`]), the MuJoCo head camera (feature `sim`),
-//!   V4L2/USB cameras through OpenCV (feature `opencv`).
+//!   written by [`McapFrameWriter`]), V4L2/USB cameras through OpenCV
+//!   (feature `opencv`). The simulator's head camera renders into the same
+//!   `Frame` (`tendon_sim::HeadCamera`) without this crate.
 //! - [`Preprocessor`]: bilinear resize (letterbox or centre crop),
 //!   normalisation and ViT patchify fused in one pass, allocation-free per
 //!   frame.
@@ -18,14 +19,12 @@ mod recording;
 
 #[cfg(feature = "opencv")]
 mod camera;
-#[cfg(feature = "sim")]
-mod sim;
 
 #[cfg(feature = "opencv")]
 pub use camera::OpenCvCamera;
 pub use error::PerceptionError;
 pub use files::{load_rgb8, FrameTiming, ImageSequenceSource};
-pub use frame::{Frame, FrameSource, PixelFormat, RgbView};
+pub use frame::FrameSource;
 pub use patch::PatchLayout;
 pub use preprocess::{Fit, Normalization, PatchTensor, PreprocessConfig, Preprocessor};
 pub use recording::{
@@ -33,5 +32,4 @@ pub use recording::{
     encode_image_message, encode_jpeg_message, FrameEncoding, McapFrameSource, McapFrameWriter,
     COMPRESSED_IMAGE_SCHEMA_NAME, IMAGE_SCHEMA_NAME,
 };
-#[cfg(feature = "sim")]
-pub use sim::HeadCameraSource;
+pub use tendon_core::{Frame, FrameError, PixelFormat, RgbView};

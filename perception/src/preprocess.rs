@@ -11,8 +11,8 @@
 use tendon_core::time::MonoTime;
 
 use crate::error::PerceptionError;
-use crate::frame::{Frame, RgbView};
 use crate::patch::PatchLayout;
+use tendon_core::{Frame, RgbView};
 
 /// How a frame of another aspect ratio becomes a square policy input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,8 @@ use tendon_core::cdr::{CdrError, CdrReader, CdrWriter};
 use tendon_core::time::MonoTime;
 
 use crate::error::PerceptionError;
-use crate::frame::{Frame, FrameSource};
+use crate::frame::FrameSource;
+use tendon_core::Frame;
 
 pub const IMAGE_SCHEMA_NAME: &str = "sensor_msgs/msg/Image";
 pub const COMPRESSED_IMAGE_SCHEMA_NAME: &str = "sensor_msgs/msg/CompressedImage";

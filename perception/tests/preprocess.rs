@@ -5,7 +5,7 @@ mod common;
 use common::noise_image;
 use tendon_core::time::MonoTime;
 use tendon_perception::{
-    Fit, Frame, Normalization, PerceptionError, PreprocessConfig, Preprocessor, RgbView,
+    Fit, Frame, FrameError, Normalization, PerceptionError, PreprocessConfig, Preprocessor, RgbView,
 };
 
 fn config(fit: Fit, normalization: Normalization) -> PreprocessConfig {
@@ -188,7 +188,7 @@ fn changing_frame_size_replans_in_place() {
 fn bad_input_is_an_error_not_a_panic() {
     assert!(matches!(
         RgbView::new(0, 480, &[]),
-        Err(PerceptionError::ZeroSizeImage {
+        Err(FrameError::ZeroSize {
             width: 0,
             height: 480,
             ..
@@ -196,13 +196,13 @@ fn bad_input_is_an_error_not_a_panic() {
     ));
     assert!(matches!(
         RgbView::new(640, 0, &[]),
-        Err(PerceptionError::ZeroSizeImage { .. })
+        Err(FrameError::ZeroSize { .. })
     ));
     let err = RgbView::new(4, 4, &[0; 47]).unwrap_err();
     assert!(
         matches!(
             err,
-            PerceptionError::BufferLength {
+            FrameError::BufferLength {
                 expected: 48,
                 actual: 47,
                 ..

@@ -19,6 +19,6 @@ pub use error::SimError;
 pub use link::{run_in_process, sim_now, RunStats, SimLink, CONTROL_PERIOD};
 pub use loco::{LocoEmulator, LocoError};
 #[cfg(feature = "render")]
-pub use render::{HeadCamera, RgbImage};
+pub use render::HeadCamera;
 pub use serve::{serve_dds, BandPolicy, ServeConfig, ServeSignals, ServeStats};
 pub use world::{default_scene_path, ElasticBand, FirmwareStats, G1Sim, SimOptions};

@@ -10,6 +10,8 @@
 use mujoco_rs::prelude::*;
 use mujoco_rs::renderer::MjRenderer;
 
+use tendon_core::{Frame, MonoTime};
+
 use crate::error::SimError;
 use crate::world::G1Sim;
 
@@ -20,35 +22,6 @@ const HEAD_CAMERA_POS_M: [f64; 3] = [0.09, 0.0175, 0.43];
 const HEAD_CAMERA_PITCH_RAD: f64 = 0.8307767;
 /// Distance from the camera to its look-at point (sets only the orbit maths), m.
 const LOOKAT_DISTANCE_M: f64 = 1.0;
-
-/// An 8-bit RGB image, rows top to bottom.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RgbImage {
-    pub width: usize,
-    pub height: usize,
-    /// `width * height * 3` bytes.
-    pub data: Vec<u8>,
-}
-
-impl RgbImage {
-    /// Variance of all channel values; ~0 for a blank frame.
-    pub fn pixel_variance(&self) -> f64 {
-        let n = self.data.len().max(1) as f64;
-        let mean = self.data.iter().map(|&v| v as f64).sum::<f64>() / n;
-        self.data
-            .iter()
-            .map(|&v| (v as f64 - mean).powi(2))
-            .sum::<f64>()
-            / n
-    }
-
-    /// Binary PPM (P6), readable by almost any image tool.
-    pub fn to_ppm(&self) -> Vec<u8> {
-        let mut out = format!("P6\n{} {}\n255\n", self.width, self.height).into_bytes();
-        out.extend_from_slice(&self.data);
-        out
-    }
-}
 
 /// A renderer for the head camera; reuse it for many frames (creating one
 /// costs 0.5–1 s on llvmpipe).
@@ -86,26 +59,57 @@ impl HeadCamera {
         })
     }
 
-    /// Renders the current state of `sim` from the head.
-    pub fn render(&mut self, sim: &mut G1Sim) -> Result<RgbImage, SimError> {
+    /// Renders the current state of `sim` from the head into `frame`,
+    /// reusing its buffer (it is resized to this camera's size once), and
+    /// stamps it with `capture_time`. Rendering reads the world; it never
+    /// steps it.
+    pub fn render_into(
+        &mut self,
+        sim: &mut G1Sim,
+        capture_time: MonoTime,
+        frame: &mut Frame,
+    ) -> Result<(), SimError> {
         let err = |e| SimError::Render {
             detail: format!("{e:?}"),
         };
         self.renderer.set_camera(head_camera(sim));
         self.renderer.sync_data(sim.data_mut()).map_err(err)?;
         self.renderer.render().map_err(err)?;
-        let data = self
-            .renderer
-            .rgb_flat()
-            .ok_or_else(|| SimError::Render {
-                detail: "the renderer returned no RGB buffer".into(),
-            })?
-            .to_vec();
-        Ok(RgbImage {
-            width: self.width,
-            height: self.height,
-            data,
-        })
+        let rgb = self.renderer.rgb_flat().ok_or_else(|| SimError::Render {
+            detail: "the renderer returned no RGB buffer".into(),
+        })?;
+        if rgb.len() != self.width * self.height * 3 {
+            return Err(SimError::Render {
+                detail: format!(
+                    "the renderer returned {} bytes for {}x{} RGB",
+                    rgb.len(),
+                    self.width,
+                    self.height
+                ),
+            });
+        }
+        frame.pixels.clear();
+        frame.pixels.extend_from_slice(rgb);
+        frame.width_px = self.width;
+        frame.height_px = self.height;
+        frame.format = tendon_core::PixelFormat::Rgb8;
+        frame.capture_time = capture_time;
+        Ok(())
+    }
+
+    /// Renders into a new frame (see `render_into`).
+    pub fn render(&mut self, sim: &mut G1Sim, capture_time: MonoTime) -> Result<Frame, SimError> {
+        let mut frame =
+            Frame::black_rgb8(self.width, self.height).map_err(|e| SimError::Render {
+                detail: e.to_string(),
+            })?;
+        self.render_into(sim, capture_time, &mut frame)?;
+        Ok(frame)
+    }
+
+    /// The frame size this camera renders.
+    pub fn size_px(&self) -> (usize, usize) {
+        (self.width, self.height)
     }
 }
 
@@ -137,13 +141,11 @@ fn head_camera(sim: &G1Sim) -> MjvCamera {
 }
 
 impl G1Sim {
-    /// Renders one head-camera frame (at most 640×480). Builds a renderer per
-    /// call; use `HeadCamera` for a stream of frames.
-    pub fn render_head_camera(
-        &mut self,
-        width: usize,
-        height: usize,
-    ) -> Result<RgbImage, SimError> {
-        HeadCamera::new(self, width, height)?.render(self)
+    /// Renders one head-camera frame (at most 640×480), stamped with the
+    /// simulation time. Builds a renderer per call; use `HeadCamera` for a
+    /// stream of frames.
+    pub fn render_head_camera(&mut self, width: usize, height: usize) -> Result<Frame, SimError> {
+        let now = MonoTime::from_ns((self.sim_time() * 1e9).round() as u64);
+        HeadCamera::new(self, width, height)?.render(self, now)
     }
 }

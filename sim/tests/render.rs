@@ -14,7 +14,10 @@ fn head_camera_image_is_not_blank() {
     let mut camera = HeadCamera::new(&sim, 640, 480).unwrap_or_else(|e| panic!("{e}"));
     let init_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let image = camera.render(&mut sim).unwrap_or_else(|e| panic!("{e}"));
+    let at = tendon_core::MonoTime::from_ns(200_000_000);
+    let image = camera
+        .render(&mut sim, at)
+        .unwrap_or_else(|e| panic!("{e}"));
     let frame_s = t.elapsed().as_secs_f64();
     let variance = image.pixel_variance();
     let path = std::env::temp_dir().join("tendon_head_camera.ppm");
@@ -25,8 +28,20 @@ fn head_camera_image_is_not_blank() {
         frame_s * 1e3,
         path.display()
     );
-    assert_eq!(image.data.len(), 640 * 480 * 3);
+    assert_eq!(image.pixels.len(), 640 * 480 * 3);
+    assert_eq!((image.width_px, image.height_px), (640, 480));
+    assert_eq!(image.capture_time, at);
     assert!(variance > 100.0, "blank image (variance {variance})");
+
+    // Rendering reads the world and never moves it, and a reused frame
+    // gets the same picture.
+    let time_before = sim.sim_time();
+    let mut reused = tendon_core::Frame::black_rgb8(8, 8).unwrap();
+    camera
+        .render_into(&mut sim, at, &mut reused)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sim.sim_time(), time_before);
+    assert_eq!(reused, image);
 }
 
 #[test]
