@@ -20,22 +20,9 @@ pub enum PerceptionError {
     #[error("the frame rate must be a positive, finite number of frames per second, got {frame_rate_hz}")]
     BadFrameRate { frame_rate_hz: f64 },
 
-    #[error(
-        "{what} is {width}x{height} pixels; a frame needs at least one pixel in each direction"
-    )]
-    ZeroSizeImage {
-        what: &'static str,
-        width: usize,
-        height: usize,
-    },
-
-    #[error("{what} holds {actual} values, but {expected} were expected ({detail}); pass a buffer of the right length")]
-    BufferLength {
-        what: &'static str,
-        expected: usize,
-        actual: usize,
-        detail: String,
-    },
+    /// An image or buffer of the wrong size (see `tendon_core::FrameError`).
+    #[error(transparent)]
+    Frame(#[from] tendon_core::FrameError),
 
     #[error("the patch size {patch_px} px does not divide the input size {input_px} px; choose an input size that is a multiple of the patch size (224 = 14 x 16)")]
     PatchSizeNotDividing { input_px: usize, patch_px: usize },
@@ -84,31 +71,4 @@ pub enum PerceptionError {
 
     #[error("camera: {detail}")]
     Camera { detail: String },
-}
-
-impl From<tendon_core::FrameError> for PerceptionError {
-    fn from(e: tendon_core::FrameError) -> Self {
-        match e {
-            tendon_core::FrameError::ZeroSize {
-                what,
-                width,
-                height,
-            } => PerceptionError::ZeroSizeImage {
-                what,
-                width,
-                height,
-            },
-            tendon_core::FrameError::BufferLength {
-                what,
-                expected,
-                actual,
-                detail,
-            } => PerceptionError::BufferLength {
-                what,
-                expected,
-                actual,
-                detail,
-            },
-        }
-    }
 }

@@ -9,6 +9,7 @@
 //! is flattened channels-last. With P = 16 and C = 3 each patch is 768 values.
 
 use crate::error::PerceptionError;
+use tendon_core::FrameError;
 
 /// The geometry of a patch tensor. Construction checks that the patch size
 /// divides the image.
@@ -28,11 +29,11 @@ impl PatchLayout {
         patch_px: usize,
     ) -> Result<PatchLayout, PerceptionError> {
         if height_px == 0 || width_px == 0 {
-            return Err(PerceptionError::ZeroSizeImage {
+            return Err(PerceptionError::Frame(FrameError::ZeroSize {
                 what: "the image to patchify",
                 width: width_px,
                 height: height_px,
-            });
+            }));
         }
         if channels == 0 {
             return Err(PerceptionError::ZeroSize {
@@ -110,7 +111,7 @@ impl PatchLayout {
 
     fn check(&self, what: &'static str, len: usize) -> Result<(), PerceptionError> {
         if len != self.len() {
-            return Err(PerceptionError::BufferLength {
+            return Err(PerceptionError::Frame(FrameError::BufferLength {
                 what,
                 expected: self.len(),
                 actual: len,
@@ -122,7 +123,7 @@ impl PatchLayout {
                     self.n_patches(),
                     self.patch_len()
                 ),
-            });
+            }));
         }
         Ok(())
     }
@@ -231,7 +232,7 @@ mod tests {
         ));
         assert!(matches!(
             PatchLayout::new(0, 224, 3, 16),
-            Err(PerceptionError::ZeroSizeImage { .. })
+            Err(PerceptionError::Frame(FrameError::ZeroSize { .. }))
         ));
         assert!(PatchLayout::new(224, 224, 3, 0).is_err());
         assert!(PatchLayout::new(224, 224, 0, 16).is_err());
@@ -245,11 +246,11 @@ mod tests {
         );
         assert!(matches!(
             err,
-            PerceptionError::BufferLength {
+            PerceptionError::Frame(FrameError::BufferLength {
                 expected: 3072,
                 actual: 10,
                 ..
-            }
+            })
         ));
         assert!(l.unpatchify(&[0.0f32; 3072], &mut [0.0; 3071]).is_err());
     }

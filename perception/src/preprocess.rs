@@ -12,6 +12,7 @@ use tendon_core::time::MonoTime;
 
 use crate::error::PerceptionError;
 use crate::patch::PatchLayout;
+use tendon_core::FrameError;
 use tendon_core::{Frame, RgbView};
 
 /// How a frame of another aspect ratio becomes a square policy input.
@@ -316,7 +317,7 @@ impl Preprocessor {
     ) -> Result<(), PerceptionError> {
         if out.len() != self.layout.len() {
             let s = self.config.input_size_px;
-            return Err(PerceptionError::BufferLength {
+            return Err(PerceptionError::Frame(FrameError::BufferLength {
                 what: "the output buffer",
                 expected: self.layout.len(),
                 actual: out.len(),
@@ -325,7 +326,7 @@ impl Preprocessor {
                     self.layout.n_patches(),
                     self.layout.patch_len()
                 ),
-            });
+            }));
         }
         let (w, h) = (image.width_px(), image.height_px());
         if self.src_size_px != (w, h) {
