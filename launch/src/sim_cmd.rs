@@ -1,6 +1,8 @@
 //! `tendon sim`: the MuJoCo G1 and the control loop, in process (fast,
 //! deterministic) or over DDS, running the default scenario
-//! zero torque → stand up → hold → squat → stand → sit → damp.
+//! zero torque → stand up → hold → squat → stand → sit → damp. The scenario,
+//! its runner and its judge live in `tendon_sim::scenario`; this prints the
+//! report (a table, or `--json`) and turns failures into the exit status.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,11 +11,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use tendon_control::controller::ControllerConfig;
-use tendon_control::safety::ALL_TRIP_CAUSES;
-use tendon_control::timing::TimingStats;
-use tendon_control::{ControlCommands, Controller, LoopBody};
+use tendon_control::Controller;
 use tendon_core::FsmId;
-use tendon_sim::{default_scene_path, G1Sim, SimLink};
+use tendon_sim::{
+    default_scene_path, G1Sim, InProcessOptions, PhaseJudge, Scenario, ScenarioReport, Transport,
+};
 
 #[derive(Args)]
 pub struct SimArgs {
@@ -51,82 +53,13 @@ pub struct SimArgs {
     /// truth the robot does not report), for `--over-dds` to judge the run.
     #[arg(long, hide = true)]
     report_pelvis: bool,
+    /// Print the scenario's report as one JSON object on stdout (in-process
+    /// and --over-dds runs).
+    #[arg(long)]
+    json: bool,
     /// MuJoCo scene (default: the G1 installed by scripts/install-sim.sh).
     #[arg(long)]
     scene: Option<std::path::PathBuf>,
-}
-
-/// One step of the scenario.
-struct Phase {
-    name: &'static str,
-    fsm: FsmId,
-    duration_s: f64,
-    /// Release the elastic band at the start of this phase.
-    release_band: bool,
-    /// The robot must stand (pelvis ≥ 0.7 m) for the last part of this phase.
-    must_stand: bool,
-}
-
-const SCENARIO: &[Phase] = &[
-    Phase {
-        name: "zero torque (hanging)",
-        fsm: FsmId::ZeroTorque,
-        duration_s: 1.0,
-        release_band: false,
-        must_stand: false,
-    },
-    Phase {
-        name: "stand up",
-        fsm: FsmId::StandUp,
-        duration_s: 3.5,
-        release_band: false,
-        must_stand: false,
-    },
-    Phase {
-        name: "hold (band released)",
-        fsm: FsmId::StandUp,
-        duration_s: 10.0,
-        release_band: true,
-        must_stand: true,
-    },
-    Phase {
-        name: "squat",
-        fsm: FsmId::Squat,
-        duration_s: 4.0,
-        release_band: false,
-        must_stand: false,
-    },
-    Phase {
-        name: "stand",
-        fsm: FsmId::StandUp,
-        duration_s: 4.0,
-        release_band: false,
-        must_stand: true,
-    },
-    Phase {
-        name: "sit",
-        fsm: FsmId::Sit,
-        duration_s: 4.0,
-        release_band: false,
-        must_stand: false,
-    },
-    Phase {
-        name: "damp",
-        fsm: FsmId::Damp,
-        duration_s: 2.0,
-        release_band: false,
-        must_stand: false,
-    },
-];
-
-/// What one phase measured.
-#[derive(Debug, Default, Clone, Copy)]
-struct PhaseReport {
-    pelvis_min_m: f64,
-    pelvis_max_m: f64,
-    pelvis_end_m: f64,
-    worst_tracking_rad: f32,
-    fell: bool,
 }
 
 pub fn run(args: SimArgs) -> Result<()> {
@@ -155,6 +88,7 @@ pub fn run(args: SimArgs) -> Result<()> {
         args.trace,
         args.record.as_deref(),
         camera_every_cycles,
+        args.json,
     )
 }
 
@@ -229,6 +163,7 @@ fn run_in_process(
     trace: bool,
     record: Option<&std::path::Path>,
     camera_every_cycles: Option<u64>,
+    json: bool,
 ) -> Result<()> {
     let camera_encoding =
         camera_every_cycles.map(|_| tendon_perception::FrameEncoding::Jpeg { quality: 85 });
@@ -253,42 +188,18 @@ fn run_in_process(
             })
         })
         .transpose()?;
-    let link = Arc::new(SimLink::new());
-    let commands = Arc::new(ControlCommands::default());
-    let config = ControllerConfig::default();
-    let mut body = LoopBody::new(Controller::new(config), link.clone(), commands.clone());
-    let status = body.status();
-    let mut timing = TimingStats::default();
-    let wall_start = Instant::now();
-    let sim_start_s = sim.sim_time();
-    let mut reports = Vec::new();
-    let mut failures = Vec::new();
-    let period = Duration::from_millis(2);
-
+    let scenario = Scenario::stand_squat_sit();
     let mut cycle_count = 0u64;
-    for phase in SCENARIO {
-        if phase.release_band {
-            sim.set_band(false);
-        }
-        commands.request_fsm(phase.fsm);
-        let cycles = (phase.duration_s / period.as_secs_f64()).round() as u64;
-        let mut rep = PhaseReport {
-            pelvis_min_m: f64::MAX,
-            pelvis_max_m: f64::MIN,
-            ..PhaseReport::default()
-        };
-        for k in 0..cycles {
-            let mut compute_ns = 0;
-            tendon_sim::run_in_process(&mut sim, &link, period, |now| {
-                let t0 = Instant::now();
-                body.cycle(now);
-                compute_ns = t0.elapsed().as_nanos() as u64;
-            });
-            timing.record(0, compute_ns);
+    let mut last_at = tendon_core::MonoTime::ZERO;
+    let (report, timing) = tendon_sim::scenario::run_in_process(
+        &mut sim,
+        &scenario,
+        InProcessOptions { realtime },
+        |sim, st, phase| {
             cycle_count += 1;
+            last_at = st.at;
             if let Some(rec) = &recorder {
                 use crate::record::RecordEvent;
-                let st = status.load();
                 rec.record(RecordEvent::LowState {
                     at: st.at,
                     state: Box::new(sim.low_state()),
@@ -303,7 +214,7 @@ fn run_in_process(
                 {
                     // A renderer failure ends the camera stream, not the run:
                     // the recording so far must still be finished and kept.
-                    if let Err(e) = cam.record_frame(&mut sim, st.at, rec) {
+                    if let Err(e) = cam.record_frame(sim, st.at, rec) {
                         eprintln!("camera recording stopped: {e:#}");
                         camera = None;
                     }
@@ -323,123 +234,88 @@ fn run_in_process(
                     last_trip = st.tripped;
                 }
             }
-            if realtime {
-                let due = wall_start + Duration::from_secs_f64(sim.sim_time() - sim_start_s);
-                if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(wait);
-                }
-            }
-            let h = sim.pelvis_height_m();
-            if trace && k % 100 == 0 {
-                let st = status.load();
+            if trace && cycle_count % 100 == 0 {
                 let ls = sim.low_state();
-                eprintln!("{:>6.2}s {:<22} h {:.3} rpy {:?} fsm {} trip {:?} knee_q {:.3} tgt {:.3} kp {}", sim.sim_time(), phase.name, h, ls.imu_state.rpy, st.fsm, st.tripped.map(|t| t.cause), ls.motor_state[3].q, st.last_targets.motors[3].q_rad, st.last_targets.motors[3].kp);
+                eprintln!("{:>6.2}s {:<22} h {:.3} rpy {:?} fsm {} trip {:?} knee_q {:.3} tgt {:.3} kp {}", sim.sim_time(), phase.name, sim.pelvis_height_m(), ls.imu_state.rpy, st.fsm, st.tripped.map(|t| t.cause), ls.motor_state[3].q, st.last_targets.motors[3].q_rad, st.last_targets.motors[3].kp);
             }
-            rep.pelvis_min_m = rep.pelvis_min_m.min(h);
-            rep.pelvis_max_m = rep.pelvis_max_m.max(h);
-            // Tracking error once the motion has settled (last second of a holding phase).
-            let settled = (cycles - k) as f64 * period.as_secs_f64() <= 1.0;
-            let st = status.load();
-            if settled && st.last_targets.motors[0].kp > 0.0 {
-                let q = sim.joint_q();
-                for (i, qi) in q.iter().enumerate() {
-                    rep.worst_tracking_rad = rep
-                        .worst_tracking_rad
-                        .max((st.last_targets.motors[i].q_rad - qi).abs());
-                }
-            }
-            if phase.must_stand
-                && (cycles - k) as f64 * period.as_secs_f64() <= phase.duration_s - 1.0
-                && h < 0.7
-                && !rep.fell
-            {
-                rep.fell = true;
-                failures.push(format!(
-                    "{}: pelvis at {:.3} m (< 0.7 m) while standing, t = {:.2} s",
-                    phase.name,
-                    h,
-                    sim.sim_time()
-                ));
-            }
+        },
+    );
+    let recorded = match recorder {
+        Some(rec) => {
+            rec.record(crate::record::RecordEvent::Timing {
+                at: last_at,
+                summary: Box::new(timing.summary()),
+            });
+            Some(rec.finish()?)
         }
-        rep.pelvis_end_m = sim.pelvis_height_m();
-        let st = status.load();
-        if let Some(Err(e)) = st.last_fsm_result {
-            failures.push(format!("{}: {e}", phase.name));
+        None => None,
+    };
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print_report(&report);
+        println!("firmware: {:?}", sim.stats());
+        if let Some(stats) = recorded {
+            println!(
+                "recorded {} messages ({} dropped) to {}",
+                stats.written,
+                stats.dropped,
+                record.unwrap().display()
+            );
         }
-        reports.push((phase.name, rep));
     }
-    let wall = wall_start.elapsed().as_secs_f64();
-    let sim_s = SCENARIO.iter().map(|p| p.duration_s).sum::<f64>();
-    let st = status.load();
+    finish(&report, json)
+}
 
+/// The report as a table, then the timing and the trips.
+fn print_report(report: &ScenarioReport) {
     println!(
-        "tendon sim: MuJoCo G1, control loop in process ({})",
-        if realtime {
-            "real time"
-        } else {
-            "as fast as possible"
+        "tendon sim: MuJoCo G1, scenario '{}', {}",
+        report.scenario,
+        match report.transport {
+            Transport::InProcess => "control loop in process, as fast as possible",
+            Transport::InProcessRealTime => "control loop in process, real time",
+            Transport::OverDds => "robot and controller in two processes over DDS, real time",
         }
     );
     println!(
         "{:<24} {:>9} {:>9} {:>9} {:>14}",
         "phase", "pelvis min", "max", "end", "worst track"
     );
-    for (name, r) in &reports {
+    for r in &report.phases {
         println!(
             "{:<24} {:>8.3}m {:>8.3}m {:>8.3}m {:>11.4} rad",
-            name, r.pelvis_min_m, r.pelvis_max_m, r.pelvis_end_m, r.worst_tracking_rad
+            r.name, r.pelvis_min_m, r.pelvis_max_m, r.pelvis_end_m, r.worst_tracking_rad
         );
     }
     println!(
-        "sim time {sim_s:.1} s in {wall:.2} s wall: real-time factor {:.1}×",
-        sim_s / wall
-    );
-    println!("control cycle compute: {}", timing.compute.percentiles());
-    let trips: Vec<String> = ALL_TRIP_CAUSES
-        .iter()
-        .filter(|c| st.counters.safety.trips(**c) > 0)
-        .map(|c| format!("{} ×{}", c.name(), st.counters.safety.trips(*c)))
-        .collect();
-    println!(
-        "safety trips: {}",
-        if trips.is_empty() {
-            "none".to_string()
-        } else {
-            trips.join(", ")
-        }
+        "sim time {:.1} s in {:.2} s wall: real-time factor {:.1}×",
+        report.sim_time_s,
+        report.wall_s,
+        report.real_time_factor()
     );
     println!(
-        "chunks accepted {}, rejected {}; NaN targets rejected {}; firmware: {:?}",
-        st.counters.chunks.accepted,
-        st.counters.chunks.rejected,
-        st.counters.safety.non_finite_rejected,
-        sim.stats()
+        "control cycle compute: p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+        report.compute_p50_us, report.compute_p99_us, report.compute_max_us
     );
-    if let Some(rec) = recorder {
-        rec.record(crate::record::RecordEvent::Timing {
-            at: status.load().at,
-            summary: Box::new(timing.summary()),
-        });
-        let stats = rec.finish()?;
-        println!(
-            "recorded {} messages ({} dropped) to {}",
-            stats.written,
-            stats.dropped,
-            record.unwrap().display()
-        );
-    }
-    // The scenario never asks for an e-stop, and a correct run trips nothing.
-    if st.counters.safety.total_trips() > 0 {
-        failures.push(format!("unexpected safety trips: {}", trips.join(", ")));
-    }
+    println!("safety trips: {}", report.trips_text());
+}
+
+/// Exit status: an error naming every failure, or the success line (on
+/// stderr under `--json`, whose stdout is the report alone).
+fn finish(report: &ScenarioReport, json: bool) -> Result<()> {
+    let failures = report.failures();
     if !failures.is_empty() {
         for f in &failures {
             eprintln!("FAIL {f}");
         }
         bail!("the scenario failed ({} problems above)", failures.len());
     }
-    println!("OK: the G1 stood up, held, squatted, stood, sat and was damped");
+    if json {
+        eprintln!("OK: {}", report.success);
+    } else {
+        println!("OK: {}", report.success);
+    }
     Ok(())
 }
 
@@ -452,8 +328,11 @@ fn run_over_dds(args: &SimArgs, scene: &std::path::Path) -> Result<()> {
     use tendon_control::runtime::RtConfig;
     use tendon_control::ControlLoop;
     use tendon_core::{Clock, Latest, RobotLink};
+    use tendon_sim::scenario::tracking_error_rad;
+    use tendon_sim::PhaseSample;
 
-    let total_s: f64 = SCENARIO.iter().map(|p| p.duration_s).sum();
+    let scenario = Scenario::stand_squat_sit();
+    let total_s = scenario.duration().as_secs_f64();
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .args([
             "sim",
@@ -499,89 +378,58 @@ fn run_over_dds(args: &SimArgs, scene: &std::path::Path) -> Result<()> {
             link.clone() as Arc<dyn RobotLink>,
             RtConfig::default(),
         )?;
-        let mut failures = Vec::new();
-        println!(
-            "tendon sim --over-dds: robot and controller in two processes, DDS domain {} on {}",
-            args.domain, args.iface
-        );
-        println!(
-            "{:<24} {:>9} {:>9} {:>9} {:>14}",
-            "phase", "pelvis min", "max", "end", "worst track"
-        );
-        for phase in SCENARIO {
+        let wall_start = Instant::now();
+        let mut phases = Vec::new();
+        for phase in &scenario.phases {
             control.commands().request_fsm(phase.fsm);
             let start = Instant::now();
-            let mut rep = PhaseReport {
-                pelvis_min_m: f64::MAX,
-                pelvis_max_m: f64::MIN,
-                ..PhaseReport::default()
-            };
-            while start.elapsed().as_secs_f64() < phase.duration_s {
+            let mut judge = PhaseJudge::new(phase);
+            while start.elapsed() < phase.duration {
                 std::thread::sleep(Duration::from_millis(20));
-                let (h, band) = pelvis.load();
-                rep.pelvis_min_m = rep.pelvis_min_m.min(h);
-                rep.pelvis_max_m = rep.pelvis_max_m.max(h);
-                let left = phase.duration_s - start.elapsed().as_secs_f64();
+                let (pelvis_m, band_on) = pelvis.load();
                 let st = control.status();
-                if left <= 1.0 && st.last_targets.motors[0].kp > 0.0 {
-                    if let Some(s) = link.latest_state() {
-                        for i in 0..29 {
-                            rep.worst_tracking_rad = rep
-                                .worst_tracking_rad
-                                .max((st.last_targets.motors[i].q_rad - s.motors[i].q_rad).abs());
-                        }
-                    }
-                }
-                if phase.must_stand
-                    && !band
-                    && left <= phase.duration_s - 1.0
-                    && h < 0.7
-                    && !rep.fell
-                {
-                    rep.fell = true;
-                    failures.push(format!(
-                        "{}: pelvis at {h:.3} m (< 0.7 m) while standing",
-                        phase.name
-                    ));
-                }
+                let q_rad: Option<Vec<f32>> = link
+                    .latest_state()
+                    .map(|s| s.motors[..29].iter().map(|m| m.q_rad).collect());
+                let tracking = q_rad.and_then(|q| tracking_error_rad(&st, &q));
+                judge.observe(&PhaseSample {
+                    elapsed: start.elapsed(),
+                    pelvis_m,
+                    band_on,
+                    tracking_error_rad: tracking,
+                });
             }
-            rep.pelvis_end_m = pelvis.load().0;
-            if let Some(Err(e)) = control.status().last_fsm_result {
-                failures.push(format!("{}: {e}", phase.name));
-            }
-            println!(
-                "{:<24} {:>8.3}m {:>8.3}m {:>8.3}m {:>11.4} rad",
-                phase.name,
-                rep.pelvis_min_m,
-                rep.pelvis_max_m,
-                rep.pelvis_end_m,
-                rep.worst_tracking_rad
-            );
+            phases.push(judge.finish_with(&control.status()));
         }
-        let report = control.stop();
-        println!("control loop (real time, over DDS):\n{}", report.timing);
-        println!("link: {:?}", link.detailed_stats());
-        if report.counters.safety.total_trips() > 0 {
-            let trips: Vec<String> = ALL_TRIP_CAUSES
-                .iter()
-                .filter(|c| report.counters.safety.trips(**c) > 0)
-                .map(|c| c.name().to_string())
-                .collect();
-            failures.push(format!("unexpected safety trips: {}", trips.join(", ")));
+        let status = control.status();
+        let loop_report = control.stop();
+        let report = ScenarioReport::new(
+            &scenario,
+            Transport::OverDds,
+            phases,
+            tendon_sim::scenario::trips_of(&status),
+            wall_start.elapsed(),
+            &loop_report.timing.compute,
+        );
+        let link_stats = link.detailed_stats();
+        if args.json {
+            let mut value = serde_json::to_value(&report)?;
+            value["link"] = serde_json::json!({
+                "states_received": link_stats.link.states_received,
+                "crc_errors": link_stats.link.crc_errors,
+                "decode_errors": link_stats.link.decode_errors,
+                "commands_sent": link_stats.link.commands_sent,
+            });
+            println!("{value}");
         } else {
-            println!("safety trips: none");
-        }
-        if !failures.is_empty() {
-            for f in &failures {
-                eprintln!("FAIL {f}");
-            }
-            bail!(
-                "the scenario over DDS failed ({} problems above)",
-                failures.len()
+            print_report(&report);
+            println!(
+                "control loop (real time, over DDS):\n{}",
+                loop_report.timing
             );
+            println!("link: {link_stats:?}");
         }
-        println!("OK: over DDS, the G1 stood up, held, squatted, stood, sat and was damped");
-        Ok(())
+        finish(&report, args.json)
     })();
     let _ = child.kill();
     let _ = child.wait();
