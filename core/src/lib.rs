@@ -11,6 +11,7 @@ pub mod joints;
 pub mod latest;
 pub mod link;
 pub mod poses;
+pub mod rng;
 pub mod robot;
 pub mod time;
 

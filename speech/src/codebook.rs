@@ -11,6 +11,8 @@
 
 use std::path::{Path, PathBuf};
 
+use tendon_core::rng::SplitMix64;
+
 use crate::mel::N_MELS;
 
 const MAGIC: &[u8; 8] = b"TNDNCBK1";
@@ -67,21 +69,6 @@ fn fnv1a(bytes: &[u8]) -> u32 {
     })
 }
 
-/// Deterministic generator for seeding (no rand crate needed).
-struct SplitMix64(u64);
-impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
@@ -133,7 +120,7 @@ impl Codebook {
         }
         // k-means++: each new seed is drawn with probability proportional to
         // its squared distance from the nearest seed so far.
-        let mut rng = SplitMix64(seed);
+        let mut rng = SplitMix64::new(seed);
         let mut centroids = Vec::with_capacity(k * dim);
         centroids.extend_from_slice(data[(rng.next_u64() % data.len() as u64) as usize]);
         let mut nearest: Vec<f32> = data.iter().map(|x| sq_dist(x, &centroids[..dim])).collect();
@@ -350,7 +337,7 @@ mod tests {
 
     /// Frames drawn around `n_clusters` distinct bundle patterns plus noise.
     fn clustered(n_bundles: usize, bundle: usize, n_clusters: usize) -> Vec<f32> {
-        let mut rng = SplitMix64(7);
+        let mut rng = SplitMix64::new(7);
         let dim = bundle * N_MELS;
         let centres: Vec<f32> = (0..n_clusters * dim)
             .map(|_| rng.next_f64() as f32 * 4.0 - 2.0)
