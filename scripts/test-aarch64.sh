@@ -36,4 +36,4 @@ cargo clippy --locked -q -p tendon-bridge --target "$target" --lib -- -D warning
 cargo test --locked -p tendon-bridge --target "$target" --lib crc "$@"
 cargo test --locked -p tendon-policy --target "$target" \
     --lib --test engine_vs_reference --test batch --test decode_allocates_nothing \
-    --test speculative --test early_exit --test simd_dispatch "$@"
+    --test speculative --test early_exit --test simd_dispatch --test parallel_head "$@"

@@ -27,7 +27,7 @@ cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 # AVX2-only integer kernels (llama.cpp's peer tests need not run twice).
 if grep -qw avx_vnni /proc/cpuinfo; then
   TENDON_POLICY_NO_VNNI=1 cargo test --locked -p tendon-policy --lib --test engine_vs_reference \
-    --test batch --test speculative --test decode_allocates_nothing 2>&1 | tee -a "$log"
+    --test batch --test speculative --test decode_allocates_nothing --test parallel_head 2>    --test batch --test speculative --test decode_allocates_nothing 2>&1 | tee -a "$log"1 | tee -a "$log"
 fi
 # Latest<T>, the lock-free handoff every thread shares, under loom: every
 # interleaving of a writer and two readers, with its data-race detector.

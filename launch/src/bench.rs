@@ -22,6 +22,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         repeats: usize,
     },
+    /// Parallel action head against direct bins on one demo-sized model
+    /// (d 128, 4 layers, 16 × 17 chunk by default), about 77 and 233 input
+    /// positions: observation → chunk, cold and with a prefix-cache hit.
+    ActionHead {
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        #[arg(long, default_value_t = 16)]
+        horizon: usize,
+        #[arg(long, default_value_t = 17)]
+        dims: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Policy engine tokens/s: prefill P token ids, then decode G greedily.
     Decode {
         #[arg(long)]
@@ -91,6 +106,56 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         } => {
             let b = tendon_policy::cli::bench_policy(threads, horizon, dims, repeats)?;
             println!("{b:#?}");
+            Ok(())
+        }
+        BenchCommand::ActionHead {
+            threads,
+            horizon,
+            dims,
+            repeats,
+            json,
+        } => {
+            let b = tendon_policy::cli::bench_action_head(threads, horizon, dims, repeats)?;
+            if json {
+                println!("{}", serde_json::to_string(&b)?);
+                return Ok(());
+            }
+            println!(
+                "{} ({}), {} thread(s); d_model {}, {} layers, weights {}; chunk {} x {}",
+                b.cpu, b.simd, b.threads, b.d_model, b.n_layers, b.weights, b.horizon, b.dims
+            );
+            println!(
+                "{:<12} {:>9} {:>7} {:>26} {:>26}",
+                "head",
+                "positions",
+                "passes",
+                "cold ms p50 (min-max)",
+                "prefix hit ms p50 (min-max)"
+            );
+            for r in &b.rows {
+                println!(
+                    "{:<12} {:>9} {:>7} {:>12.2} ({:.2}-{:.2}) {:>12.2} ({:.2}-{:.2})",
+                    r.head,
+                    r.prompt_positions,
+                    r.passes_per_chunk,
+                    r.cold_ms[0],
+                    r.cold_ms[1],
+                    r.cold_ms[2],
+                    r.prefix_hit_ms[0],
+                    r.prefix_hit_ms[1],
+                    r.prefix_hit_ms[2]
+                );
+            }
+            for pair in b.rows.chunks(2) {
+                if let [p, d] = pair {
+                    println!(
+                        "{} positions: parallel / direct bins = {:.3} cold, {:.3} prefix hit",
+                        p.prompt_positions,
+                        p.cold_ms[0] / d.cold_ms[0],
+                        p.prefix_hit_ms[0] / d.prefix_hit_ms[0]
+                    );
+                }
+            }
             Ok(())
         }
         BenchCommand::Decode {

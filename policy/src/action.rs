@@ -1,6 +1,8 @@
-//! The action head: H×D action tokens decoded into continuous values, then
-//! one intent token. Bins are direct (one token per value, `action_bins`
-//! shared by every dimension, per-dimension ranges), see README for why.
+//! The action heads. Direct bins: H×D action tokens decoded one at a time
+//! into continuous values, then one intent token (one token per value,
+//! `action_bins` shared by every dimension, per-dimension ranges; see README
+//! for why). Parallel: every value of the chunk from one pass over H action
+//! queries, a regression on [-1, 1] per dimension.
 
 use std::time::Duration;
 
@@ -9,13 +11,20 @@ use tendon_core::poses::JointPose;
 use tendon_core::time::MonoTime;
 
 use crate::backend::Backend;
-use crate::config::{ActionConfig, ModelConfig};
+use crate::config::{ActionConfig, ActionHead, ModelConfig};
 use crate::error::{PolicyError, Result};
 use crate::model::Input;
 
 /// Continuous value of `bin` (of `n_bins`) in `[lo, hi]`: the bin's centre.
 pub fn bin_to_value(bin: u32, n_bins: usize, [lo, hi]: [f32; 2]) -> f32 {
     lo + (bin as f32 + 0.5) / n_bins as f32 * (hi - lo)
+}
+
+/// A parallel-head output on [-1, 1] mapped onto `[lo, hi]` (clamped: the
+/// head was trained on that range, and a value outside it is not an action
+/// the model has seen).
+pub fn denormalise(y: f32, [lo, hi]: [f32; 2]) -> f32 {
+    lo + (y.clamp(-1.0, 1.0) + 1.0) * 0.5 * (hi - lo)
 }
 
 /// The bin whose centre is nearest `v` (clamped into range).
@@ -43,7 +52,8 @@ pub struct DecodedActions {
     pub bins: Vec<u32>,
     /// Intent index (0-based within the intent tokens), if the model has any.
     pub intent: Option<u32>,
-    /// Time of the prompt pass (before the first action token).
+    /// Time of the prompt pass (before the first action token); for the
+    /// parallel head, of the whole chunk.
     pub prefill_time: std::time::Duration,
     /// Prompt positions whose KV came from the prefix cache.
     pub reused_positions: usize,
@@ -62,9 +72,54 @@ fn action_config(cfg: &ModelConfig) -> Result<&ActionConfig> {
 }
 
 /// Runs `prompt` (reusing the engine's cached KV for the longest matching
-/// prefix) and decodes one action chunk greedily, each token constrained to
-/// the action bins, then the intent token.
+/// prefix) and decodes one action chunk with the model's own head.
 pub fn decode_actions<B: Backend + ?Sized>(
+    engine: &mut B,
+    prompt: &[Input],
+    out: &mut DecodedActions,
+) -> Result<()> {
+    let head = action_config(engine.config())?.head;
+    decode_actions_with(engine, head, prompt, out)
+}
+
+/// `decode_actions` with the head chosen by the caller: a model that has
+/// parallel-head weights also has an LM head, so both paths can run on the
+/// same weights (the benchmark compares them).
+pub fn decode_actions_with<B: Backend + ?Sized>(
+    engine: &mut B,
+    head: ActionHead,
+    prompt: &[Input],
+    out: &mut DecodedActions,
+) -> Result<()> {
+    match head {
+        ActionHead::DirectBins => decode_direct_bins(engine, prompt, out),
+        ActionHead::Parallel => decode_parallel(engine, prompt, out),
+    }
+}
+
+fn decode_parallel<B: Backend + ?Sized>(
+    engine: &mut B,
+    prompt: &[Input],
+    out: &mut DecodedActions,
+) -> Result<()> {
+    out.values.clear();
+    out.bins.clear();
+    out.intent = None;
+    let started = std::time::Instant::now();
+    let (normalised, reused) = engine.forward_actions(prompt)?;
+    out.values.extend_from_slice(normalised);
+    out.reused_positions = reused;
+    let a = action_config(engine.config())?;
+    for (k, y) in out.values.iter_mut().enumerate() {
+        *y = denormalise(*y, a.ranges[k % a.dims]);
+    }
+    out.prefill_time = started.elapsed();
+    Ok(())
+}
+
+/// Greedy direct-bin decoding, each token constrained to the action bins,
+/// then the intent token.
+fn decode_direct_bins<B: Backend + ?Sized>(
     engine: &mut B,
     prompt: &[Input],
     out: &mut DecodedActions,
@@ -134,12 +189,22 @@ mod tests {
     }
 
     #[test]
+    fn parallel_outputs_map_onto_each_range_and_are_clamped() {
+        assert_eq!(denormalise(-1.0, [0.0, 2.0]), 0.0);
+        assert_eq!(denormalise(0.0, [0.0, 2.0]), 1.0);
+        assert_eq!(denormalise(1.0, [-0.5, 0.5]), 0.5);
+        assert_eq!(denormalise(7.0, [-0.5, 0.5]), 0.5);
+        assert_eq!(denormalise(-7.0, [-0.5, 0.5]), -0.5);
+    }
+
+    #[test]
     fn chunk_places_dims_on_their_joint_slots() {
         let a = ActionConfig {
             horizon: 2,
             dims: 2,
             ranges: vec![[-1.0, 1.0]; 2],
             step_ms: 20.0,
+            head: crate::config::ActionHead::DirectBins,
         };
         let hold = [0.25; tendon_core::joints::NUM_BODY_JOINTS];
         let c = to_action_chunk(

@@ -6,7 +6,8 @@
 //!
 //! The contract is a causal decoder with a KV cache: `forward` appends
 //! positions and returns the logits of the last one; `forward_prompt`
-//! replaces the whole sequence, reusing what it can of the cached prefix.
+//! replaces the whole sequence, reusing what it can of the cached prefix;
+//! `forward_actions` does the same and then runs the parallel action head.
 
 use crate::config::ModelConfig;
 use crate::engine::{Engine, StageTimes};
@@ -35,6 +36,12 @@ pub trait Backend: Send {
     /// were reused.
     fn forward_prompt(&mut self, prompt: &[Input]) -> Result<(&[f32], usize)>;
 
+    /// Runs `prompt` as the whole sequence (prefix reuse as in
+    /// `forward_prompt`), then the parallel action head: the chunk's
+    /// normalised values [H, D] and how many positions were reused. The
+    /// action queries do not stay in the cache.
+    fn forward_actions(&mut self, prompt: &[Input]) -> Result<(&[f32], usize)>;
+
     /// Time spent projecting vision and audio inputs since the last call.
     fn take_stage_times(&mut self) -> StageTimes;
 }
@@ -62,6 +69,10 @@ impl Backend for Engine {
 
     fn forward_prompt(&mut self, prompt: &[Input]) -> Result<(&[f32], usize)> {
         Engine::forward_prompt(self, prompt)
+    }
+
+    fn forward_actions(&mut self, prompt: &[Input]) -> Result<(&[f32], usize)> {
+        Engine::forward_actions(self, prompt)
     }
 
     fn take_stage_times(&mut self) -> StageTimes {

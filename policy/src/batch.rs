@@ -30,6 +30,7 @@ pub struct Batch {
     active: Vec<bool>,
     entries: Vec<(usize, Input<'static>)>,
     inputs: Vec<Input<'static>>,
+    caches: Vec<usize>,
 }
 
 impl Batch {
@@ -58,6 +59,7 @@ impl Batch {
             active: vec![false; max_seqs],
             entries: Vec::with_capacity(max_seqs),
             inputs: Vec::with_capacity(max_seqs),
+            caches: Vec::with_capacity(max_seqs),
         })
     }
 
@@ -99,6 +101,24 @@ impl Batch {
         if let Some(a) = self.active.get_mut(id.0) {
             *a = false;
         }
+    }
+
+    /// The parallel action head for each listed sequence, in one pass (H
+    /// query rows per sequence, at most `max_batch` rows): the normalised
+    /// chunks, [ids.len() · H, D] in the order of `ids`. The sequences keep
+    /// their positions, so the next observation can reuse their prompts.
+    pub fn actions(&mut self, ids: &[SeqId]) -> Result<&[f32]> {
+        self.caches.clear();
+        for &id in ids {
+            if !self.active.get(id.0).copied().unwrap_or(false) {
+                return Err(PolicyError::Input(format!(
+                    "sequence {} is not active; admit it first",
+                    id.0
+                )));
+            }
+            self.caches.push(id.0);
+        }
+        self.engine.action_queries(&self.caches)
     }
 
     /// One decode step: each listed sequence takes its next token. Returns

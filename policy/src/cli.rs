@@ -478,7 +478,9 @@ fn bench_batch(
 /// A policy-sized model: about 200 vision patches, 32 audio patches, 16
 /// text tokens and one state vector in, one H×D action chunk out.
 pub fn policy_sized_config(horizon: usize, dims: usize) -> crate::config::ModelConfig {
-    use crate::config::{ActionConfig, AudioInput, InputsConfig, ModelConfig, VocabConfig};
+    use crate::config::{
+        ActionConfig, ActionHead, AudioInput, InputsConfig, ModelConfig, VocabConfig,
+    };
     ModelConfig {
         d_model: 512,
         n_layers: 8,
@@ -499,6 +501,7 @@ pub fn policy_sized_config(horizon: usize, dims: usize) -> crate::config::ModelC
             dims,
             ranges: vec![[-1.0, 1.0]; dims],
             step_ms: 20.0,
+            head: ActionHead::DirectBins,
         }),
         inputs: InputsConfig {
             vision_patch_dim: Some(768),
@@ -663,5 +666,164 @@ pub fn bench_policy(
         speculative_decode_ms: median(spec),
         draft_acceptance: acc,
         peak_rss_mib: peak_rss_mib(),
+    })
+}
+
+/// A demo-sized model for the closed-loop tasks: d 128, 4 layers, the
+/// parallel action head with an H×D chunk (16 × 17 upper-body slots in the
+/// demo). It keeps the LM head with action bins, so the direct-bin path runs
+/// on the same weights.
+pub fn demo_sized_config(horizon: usize, dims: usize) -> crate::config::ModelConfig {
+    let mut c = policy_sized_config(horizon, dims);
+    c.d_model = 128;
+    c.n_layers = 4;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.d_ff = Some(384);
+    c.max_seq_len = 640;
+    c.vocab.text = 256;
+    if let Some(a) = c.action.as_mut() {
+        a.head = crate::config::ActionHead::Parallel;
+    }
+    c
+}
+
+/// One (prompt size, head) row of `tendon bench action-head`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ActionHeadRow {
+    pub head: &'static str,
+    pub prompt_positions: usize,
+    /// Forward passes over the model per chunk: 1 prompt pass + 1 query pass
+    /// (parallel), or the prompt pass + H·D + 1 decode steps (direct bins).
+    pub passes_per_chunk: usize,
+    /// Observation → chunk with an empty cache: median, min, max over repeats.
+    pub cold_ms: [f64; 3],
+    /// The same with everything but the state reused from the prefix cache.
+    pub prefix_hit_ms: [f64; 3],
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ActionHeadBench {
+    pub cpu: String,
+    pub simd: &'static str,
+    pub threads: usize,
+    pub weights: String,
+    pub d_model: usize,
+    pub n_layers: usize,
+    pub horizon: usize,
+    pub dims: usize,
+    pub rows: Vec<ActionHeadRow>,
+}
+
+fn spread_ms(mut v: Vec<f64>) -> [f64; 3] {
+    v.sort_by(|a, b| a.total_cmp(b));
+    [v[v.len() / 2], v[0], v[v.len() - 1]]
+}
+
+/// The CPU's model name from /proc/cpuinfo, for benchmark output.
+pub fn cpu_model_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|v| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// `tendon bench action-head`: observation → chunk through the parallel
+/// head against direct bins, on the same demo-sized model (random weights,
+/// default precision policy) and the same prompts: about 77 and 233 input
+/// positions (text, vision patches, audio patches, then the state).
+pub fn bench_action_head(
+    threads: usize,
+    horizon: usize,
+    dims: usize,
+    repeats: usize,
+) -> Result<ActionHeadBench> {
+    use crate::action::decode_actions_with;
+    use crate::config::ActionHead;
+    let cfg = demo_sized_config(horizon, dims);
+    let model = Arc::new(Model::random(
+        cfg.clone(),
+        0xde70,
+        &PrecisionPolicy::default(),
+    )?);
+    let mut rng = SplitMix64::new(9);
+    let repeats = repeats.max(1);
+    let mut rows = Vec::new();
+    let mut e = Engine::new(
+        model.clone(),
+        EngineOptions {
+            threads,
+            ..Default::default()
+        },
+    )?;
+    for (n_vision, n_audio) in [(64usize, 8usize), (196, 32)] {
+        let vision: Vec<Vec<f32>> = (0..n_vision).map(|_| rng.normal_vec(768, 1.0)).collect();
+        let audio: Vec<Vec<f32>> = (0..n_audio).map(|_| rng.normal_vec(256, 1.0)).collect();
+        let states: Vec<Vec<f32>> = (0..repeats + 1).map(|_| rng.normal_vec(64, 1.0)).collect();
+        for head in [ActionHead::Parallel, ActionHead::DirectBins] {
+            let mut acts = DecodedActions::new();
+            let (mut cold, mut warm) = (Vec::new(), Vec::new());
+            let mut positions = 0;
+            for r in 0..repeats {
+                let prompt = |s: usize| {
+                    let mut p: Vec<Input> = [1u32, 40, 77, 5].map(Input::Token).to_vec();
+                    p.extend(vision.iter().map(|v| Input::Vision(v)));
+                    p.extend(audio.iter().map(|v| Input::Audio(v)));
+                    p.push(Input::State(&states[s]));
+                    p
+                };
+                let (p0, p1) = (prompt(r), prompt(r + 1));
+                positions = p0.len();
+                e.reset();
+                let t = Instant::now();
+                decode_actions_with(&mut e, head, &p0, &mut acts)?;
+                cold.push(t.elapsed().as_secs_f64() * 1e3);
+                let t = Instant::now();
+                decode_actions_with(&mut e, head, &p1, &mut acts)?;
+                warm.push(t.elapsed().as_secs_f64() * 1e3);
+                if acts.reused_positions + 1 != p1.len() || acts.values.len() != horizon * dims {
+                    return Err(PolicyError::Input(format!(
+                        "action-head bench: reused {} of {} positions, {} values",
+                        acts.reused_positions,
+                        p1.len(),
+                        acts.values.len()
+                    )));
+                }
+            }
+            rows.push(ActionHeadRow {
+                head: match head {
+                    ActionHead::Parallel => "parallel",
+                    ActionHead::DirectBins => "direct_bins",
+                },
+                prompt_positions: positions,
+                passes_per_chunk: match head {
+                    ActionHead::Parallel => 2,
+                    ActionHead::DirectBins => 1 + horizon * dims + 1,
+                },
+                cold_ms: spread_ms(cold),
+                prefix_hit_ms: spread_ms(warm),
+            });
+        }
+    }
+    Ok(ActionHeadBench {
+        cpu: cpu_model_name(),
+        simd: e.simd().name(),
+        threads: e.threads(),
+        weights: model
+            .format_summary()
+            .iter()
+            .map(|(f, n)| format!("{f}×{n}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        d_model: cfg.d_model,
+        n_layers: cfg.n_layers,
+        horizon,
+        dims,
+        rows,
     })
 }

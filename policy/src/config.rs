@@ -85,6 +85,26 @@ pub struct ActionConfig {
     pub ranges: Vec<[f32; 2]>,
     /// Time between chunk steps.
     pub step_ms: f32,
+    /// How the chunk is decoded: direct bins (one token per value) or the
+    /// parallel head (every value from one pass).
+    #[serde(default)]
+    pub head: ActionHead,
+}
+
+/// The two ways a chunk comes out of the model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionHead {
+    /// Autoregressive: H×D action-bin tokens, then the intent token.
+    #[default]
+    DirectBins,
+    /// OpenVLA-OFT style: H learned action-query positions after the prompt
+    /// attend to the prompt and to each other (bidirectionally), and a
+    /// regression MLP maps each query's final hidden state to the D values
+    /// of its step, normalised to [-1, 1] over the dimension's range.
+    /// Tensors `action.queries.weight` [H, d], `action.fc1.{weight,bias}`
+    /// [d, d], `action.fc2.{weight,bias}` [D, d].
+    Parallel,
 }
 
 /// The non-text inputs. Each is optional: a model without a vision
@@ -159,10 +179,16 @@ impl ModelConfig {
                     a.dims
                 ));
             }
-            if self.vocab.action_bins < 2 {
-                return bad("an action head needs vocab.action_bins ≥ 2".into());
-            }
-            if a.horizon * a.dims + 1 > self.max_seq_len {
+            let chunk_positions = match a.head {
+                ActionHead::DirectBins => {
+                    if self.vocab.action_bins < 2 {
+                        return bad("a direct-bin action head needs vocab.action_bins ≥ 2".into());
+                    }
+                    a.horizon * a.dims
+                }
+                ActionHead::Parallel => a.horizon,
+            };
+            if chunk_positions + 1 > self.max_seq_len {
                 return bad("max_seq_len cannot hold one action chunk".into());
             }
             if a.horizon == 0 || a.horizon > tendon_core::MAX_CHUNK_STEPS {

@@ -84,7 +84,25 @@ struct Scratch {
     rope: Vec<f32>,
     /// Logits of every position of the last chunk (`forward_all`), [max_batch, vocab].
     all_logits: Vec<f32>,
+    /// Parallel head outputs of the last query pass, [max_batch, action dims].
+    action_values: Vec<f32>,
     bias: Vec<f32>,
+}
+
+/// What a pass computes after the last layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PassOut {
+    /// Nothing: the pass only fills the KV cache (a prompt before action queries).
+    Cache,
+    /// The logits of the last row.
+    LastLogits,
+    /// The logits of every row.
+    AllLogits,
+    /// Action-query rows: they attend to every row of their own cache in
+    /// the pass (bidirectionally), the parallel head maps each to its step's
+    /// values, and the caches do not advance (the queries are not part of
+    /// the sequence a later prompt can reuse).
+    ActionValues,
 }
 
 /// One sequence's keys and values.
@@ -109,6 +127,8 @@ pub struct Engine {
     capacity: usize,
     /// (cache, position) of each row of the pass being run.
     rows: Vec<(usize, usize)>,
+    /// Row i of an action-query pass is query i mod horizon.
+    query_inputs: Vec<Input<'static>>,
     early_exit: Option<EarlyExit>,
     pub exit_stats: ExitStats,
     /// Time spent in the vision and audio projections since the caller last cleared it.
@@ -133,6 +153,7 @@ fn fingerprint(input: &Input) -> u64 {
     match *input {
         Input::Token(id) => eat(id as u64),
         Input::AudioCode(id) => eat((1 << 40) | id as u64),
+        Input::ActionQuery(k) => eat((5 << 40) | k as u64),
         Input::Vision(v) | Input::Audio(v) | Input::State(v) => {
             let kind = match input {
                 Input::Vision(_) => 2u64,
@@ -503,6 +524,12 @@ impl Engine {
                 .collect(),
             capacity,
             rows: vec![(0, 0); b],
+            query_inputs: (0..b)
+                .map(|i| {
+                    let horizon = c.action.as_ref().map_or(1, |a| a.horizon.max(1));
+                    Input::ActionQuery((i % horizon) as u32)
+                })
+                .collect(),
             early_exit: opts.early_exit.filter(|e| e.every_layers > 0),
             exit_stats: ExitStats::default(),
             stage_times: StageTimes::default(),
@@ -527,7 +554,8 @@ impl Engine {
                 logits: vec![0.0; c.vocab_size()],
                 rope: vec![0.0; c.head_dim()],
                 all_logits: vec![0.0; b * c.vocab_size()],
-                bias: vec![0.0; d],
+                action_values: vec![0.0; b * c.action.as_ref().map_or(0, |a| a.dims)],
+                bias: vec![0.0; d.max(c.action.as_ref().map_or(0, |a| a.dims))],
             },
             model,
         })
@@ -592,10 +620,84 @@ impl Engine {
             for (i, r) in self.rows[..n].iter_mut().enumerate() {
                 *r = (cache, pos + i);
             }
-            self.run_rows(&inputs[start..start + n], false)?;
+            self.run_rows(&inputs[start..start + n], PassOut::LastLogits)?;
             start += n;
         }
         Ok(&self.s.logits)
+    }
+
+    /// Appends `inputs` to cache `cache` in passes of `max_batch`, computing
+    /// no logits.
+    fn fill_cache(&mut self, cache: usize, inputs: &[Input]) -> Result<()> {
+        let pos = self.caches[cache].pos;
+        self.check_room(pos + inputs.len())?;
+        for chunk in inputs.chunks(self.max_batch) {
+            let pos = self.caches[cache].pos;
+            for (i, r) in self.rows[..chunk.len()].iter_mut().enumerate() {
+                *r = (cache, pos + i);
+            }
+            self.run_rows(chunk, PassOut::Cache)?;
+        }
+        Ok(())
+    }
+
+    /// The parallel head over the listed caches, all in one pass: the
+    /// chunk's H query positions follow each cache's sequence; returns the
+    /// normalised values, [caches.len() · H, D], cache-major. The caches
+    /// keep their positions.
+    pub(crate) fn action_queries(&mut self, caches: &[usize]) -> Result<&[f32]> {
+        let (horizon, dims) =
+            match (&self.model.config.action, &self.model.parallel_head) {
+                (Some(a), Some(_)) => (a.horizon, a.dims),
+                _ => return Err(PolicyError::Input(
+                    "this model has no parallel action head (config.action.head = \"parallel\")"
+                        .into(),
+                )),
+            };
+        let n = caches.len() * horizon;
+        if n == 0 || n > self.max_batch {
+            return Err(PolicyError::Input(format!(
+                "{} sequences of {horizon} action queries need {n} rows in one pass; the engine's max_batch is {} (raise it, or decode fewer sequences at once)",
+                caches.len(),
+                self.max_batch
+            )));
+        }
+        for (c, &cache) in caches.iter().enumerate() {
+            if caches[..c].contains(&cache) {
+                return Err(PolicyError::Input(format!(
+                    "cache {cache} is listed twice in one action pass"
+                )));
+            }
+            let pos = self.caches[cache].pos;
+            self.check_room(pos + horizon)?;
+            for k in 0..horizon {
+                self.rows[c * horizon + k] = (cache, pos + k);
+            }
+        }
+        let queries = std::mem::take(&mut self.query_inputs);
+        let result = self.run_rows(&queries[..n], PassOut::ActionValues);
+        self.query_inputs = queries;
+        result?;
+        Ok(&self.s.action_values[..n * dims])
+    }
+
+    /// Runs `prompt` as the whole sequence (reusing the KV of its longest
+    /// cached prefix, all of it if nothing changed) and then the parallel
+    /// head: the chunk's normalised values, [H, D], and how many prompt
+    /// positions were reused.
+    pub fn forward_actions(&mut self, prompt: &[Input]) -> Result<(&[f32], usize)> {
+        let mut same = 0;
+        let c = &self.caches[0];
+        while same < c.pos
+            && same < prompt.len()
+            && c.fingerprints[same] == fingerprint(&prompt[same])
+        {
+            same += 1;
+        }
+        self.truncate(same);
+        self.fill_cache(0, &prompt[same..])?;
+        let values = self.action_queries(&[0])?;
+        Ok((values, same))
     }
 
     fn check_room(&self, positions: usize) -> Result<()> {
@@ -638,7 +740,7 @@ impl Engine {
             self.rows[i] = (cache, pos);
             inputs.push(input);
         }
-        self.run_rows(inputs, true)?;
+        self.run_rows(inputs, PassOut::AllLogits)?;
         Ok(&self.s.all_logits[..entries.len() * self.model.config.vocab_size()])
     }
 
@@ -659,7 +761,7 @@ impl Engine {
         for (i, r) in self.rows[..inputs.len()].iter_mut().enumerate() {
             *r = (0, pos + i);
         }
-        self.run_rows(inputs, true)?;
+        self.run_rows(inputs, PassOut::AllLogits)?;
         Ok(&self.s.all_logits[..inputs.len() * self.model.config.vocab_size()])
     }
 
@@ -714,6 +816,14 @@ impl Engine {
             };
             match *input {
                 Input::Token(id) => lookup(&m.embed, id, x)?,
+                Input::ActionQuery(k) => match &m.parallel_head {
+                    Some(p) => lookup(&p.queries, k, x)?,
+                    None => {
+                        return Err(PolicyError::Input(
+                            "this model has no parallel action head".into(),
+                        ))
+                    }
+                },
                 Input::AudioCode(id) => match &m.audio {
                     Some(AudioWeights::Codebook(t)) => lookup(t, id, x)?,
                     _ => {
@@ -757,7 +867,7 @@ impl Engine {
                         false,
                         out,
                     );
-                    a.bias.row_to_f32(0, &mut s.bias);
+                    a.bias.row_to_f32(0, &mut s.bias[..d]);
                     for (o, b) in out.iter_mut().zip(&s.bias) {
                         *o += b;
                     }
@@ -776,7 +886,7 @@ impl Engine {
                             false,
                             &mut s.h[..d],
                         );
-                        a2.bias.row_to_f32(0, &mut s.bias);
+                        a2.bias.row_to_f32(0, &mut s.bias[..d]);
                         for (o, b) in s.h[..d].iter_mut().zip(&s.bias) {
                             *o += b;
                         }
@@ -797,7 +907,9 @@ impl Engine {
 
     /// Runs row i = `inputs[i]` at `self.rows[i]` = (cache, position). A
     /// cache's rows are consecutive positions in order.
-    fn run_rows(&mut self, inputs: &[Input], all_logits: bool) -> Result<()> {
+    fn run_rows(&mut self, inputs: &[Input], out: PassOut) -> Result<()> {
+        let all_logits = out == PassOut::AllLogits;
+        let bidirectional = out == PassOut::ActionValues;
         self.embed(inputs)?;
         for (&(ci, p), input) in self.rows.iter().zip(inputs) {
             self.caches[ci].fingerprints[p] = fingerprint(input);
@@ -852,7 +964,16 @@ impl Engine {
                     let qh = &q[i * d + h * hd..i * d + (h + 1) * hd];
                     let (ci, p) = rows[i];
                     let (kc, vc) = (&caches[ci].k[li], &caches[ci].v[li]);
-                    let len = p + 1;
+                    let last = if bidirectional {
+                        rows.iter()
+                            .filter(|(c, _)| *c == ci)
+                            .map(|&(_, q)| q)
+                            .max()
+                            .unwrap_or(p)
+                    } else {
+                        p
+                    };
+                    let len = last + 1;
                     let mut max = f32::NEG_INFINITY;
                     for (tp, sc) in scores[..len].iter_mut().enumerate() {
                         let off = (tp * kv + kvh * hd) * eb;
@@ -915,7 +1036,7 @@ impl Engine {
             }
             let check = self.early_exit.filter(|e| {
                 n == 1
-                    && !all_logits
+                    && out == PassOut::LastLogits
                     && (li + 1) % e.every_layers == 0
                     && li + 1 < model.layers.len()
             });
@@ -978,14 +1099,58 @@ impl Engine {
                 }
             }
         }
-        if self.early_exit.is_some() && n == 1 && !all_logits {
+        if self.early_exit.is_some() && n == 1 && out == PassOut::LastLogits {
             let st = &mut self.exit_stats;
             st.tokens += 1;
             st.layers_run += model.layers.len() as u64;
             st.layers_total += model.layers.len() as u64;
         }
         let s = &mut self.s;
-        if all_logits {
+        if out == PassOut::ActionValues {
+            let head = model
+                .parallel_head
+                .as_ref()
+                .expect("checked by action_queries");
+            let dims = head.mlp.fc2.weight.rows();
+            norm_rows(pool, &s.x, &model.norm, c.rms_eps, &mut s.h, n, d);
+            let (fc1, fc2) = (&head.mlp.fc1, &head.mlp.fc2);
+            matmul(
+                pool,
+                simd,
+                &fc1.weight,
+                &s.h[..n * d],
+                n,
+                &mut s.acts,
+                false,
+                &mut s.gate,
+            );
+            fc1.bias.row_to_f32(0, &mut s.bias[..d]);
+            for row in s.gate[..n * d].chunks_exact_mut(d) {
+                for (g, b) in row.iter_mut().zip(&s.bias) {
+                    *g = silu(*g + b);
+                }
+            }
+            matmul(
+                pool,
+                simd,
+                &fc2.weight,
+                &s.gate[..n * d],
+                n,
+                &mut s.acts,
+                false,
+                &mut s.action_values,
+            );
+            fc2.bias.row_to_f32(0, &mut s.bias[..dims]);
+            for row in s.action_values[..n * dims].chunks_exact_mut(dims) {
+                for (v, b) in row.iter_mut().zip(&s.bias) {
+                    *v += b;
+                }
+            }
+            return Ok(());
+        }
+        if out == PassOut::Cache {
+            // No logits.
+        } else if all_logits {
             let vocab = c.vocab_size();
             norm_rows(pool, &s.x, &model.norm, c.rms_eps, &mut s.h, n, d);
             matmul(

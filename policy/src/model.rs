@@ -7,12 +7,14 @@
 //! `layers.N.ffn.{gate,up,down}.weight`, `norm.weight`, `head.weight`
 //! (absent: tied to `embed.weight`), `vision.proj.{weight,bias}`,
 //! `audio.proj.{weight,bias}` or `audio.codebook.weight`,
-//! `state.fc1.{weight,bias}`, `state.fc2.{weight,bias}`.
+//! `state.fc1.{weight,bias}`, `state.fc2.{weight,bias}`, and for the
+//! parallel action head `action.queries.weight`, `action.fc1.{weight,bias}`,
+//! `action.fc2.{weight,bias}`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::config::{AudioInput, ModelConfig};
+use crate::config::{ActionHead, AudioInput, ModelConfig};
 use crate::error::{PolicyError, Result};
 use crate::precision::{Component, PrecisionPolicy};
 use crate::quant::Format;
@@ -42,9 +44,17 @@ pub enum AudioWeights {
     Codebook(Tensor),
 }
 
+/// Two affine maps with SiLU between them.
 pub struct StateMlp {
     pub fc1: Affine,
     pub fc2: Affine,
+}
+
+/// The parallel action head (`ActionHead::Parallel`): one learned query
+/// embedding per chunk step and the regression MLP (d → d → D).
+pub struct ParallelHead {
+    pub queries: Tensor,
+    pub mlp: StateMlp,
 }
 
 pub struct Model {
@@ -56,6 +66,7 @@ pub struct Model {
     pub vision: Option<Affine>,
     pub audio: Option<AudioWeights>,
     pub state: Option<StateMlp>,
+    pub parallel_head: Option<ParallelHead>,
 }
 
 /// One position of the input sequence.
@@ -69,6 +80,8 @@ pub enum Input<'a> {
     AudioCode(u32),
     /// The robot state vector (state_dim values).
     State(&'a [f32]),
+    /// The learned query of chunk step k (parallel action head only).
+    ActionQuery(u32),
 }
 
 /// Which precision component a tensor belongs to.
@@ -132,6 +145,17 @@ pub fn expected_tensors(cfg: &ModelConfig, tied_head: bool) -> Vec<(String, Vec<
         t.push(("state.fc1.bias".to_string(), vec![d]));
         t.push(("state.fc2.weight".to_string(), vec![d, d]));
         t.push(("state.fc2.bias".to_string(), vec![d]));
+    }
+    if let Some(a) = cfg
+        .action
+        .as_ref()
+        .filter(|a| a.head == ActionHead::Parallel)
+    {
+        t.push(("action.queries.weight".to_string(), vec![a.horizon, d]));
+        t.push(("action.fc1.weight".to_string(), vec![d, d]));
+        t.push(("action.fc1.bias".to_string(), vec![d]));
+        t.push(("action.fc2.weight".to_string(), vec![a.dims, d]));
+        t.push(("action.fc2.bias".to_string(), vec![a.dims]));
     }
     t
 }
@@ -215,6 +239,17 @@ impl Model {
             fc1: affine(t, "state.fc1.weight", "state.fc1.bias"),
             fc2: affine(t, "state.fc2.weight", "state.fc2.bias"),
         });
+        let parallel_head = config
+            .action
+            .as_ref()
+            .filter(|a| a.head == ActionHead::Parallel)
+            .map(|_| ParallelHead {
+                queries: take(t, "action.queries.weight"),
+                mlp: StateMlp {
+                    fc1: affine(t, "action.fc1.weight", "action.fc1.bias"),
+                    fc2: affine(t, "action.fc2.weight", "action.fc2.bias"),
+                },
+            });
         Ok(Model {
             config,
             embed,
@@ -224,6 +259,7 @@ impl Model {
             vision,
             audio,
             state,
+            parallel_head,
         })
     }
 
@@ -280,6 +316,16 @@ impl Model {
         }
         if let Some(s) = &self.state {
             v.extend([&s.fc1.weight, &s.fc1.bias, &s.fc2.weight, &s.fc2.bias]);
+        }
+        if let Some(p) = &self.parallel_head {
+            let m = &p.mlp;
+            v.extend([
+                &p.queries,
+                &m.fc1.weight,
+                &m.fc1.bias,
+                &m.fc2.weight,
+                &m.fc2.bias,
+            ]);
         }
         v
     }

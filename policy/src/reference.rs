@@ -31,6 +31,9 @@ impl Mat {
     }
 }
 
+/// A weight matrix and its bias.
+type RefAffine = (Mat, Vec<f32>);
+
 struct RefLayer {
     attn_norm: Vec<f32>,
     wq: Mat,
@@ -49,10 +52,12 @@ pub struct Reference {
     layers: Vec<RefLayer>,
     norm: Vec<f32>,
     head: Mat,
-    vision: Option<(Mat, Vec<f32>)>,
-    audio_proj: Option<(Mat, Vec<f32>)>,
+    vision: Option<RefAffine>,
+    audio_proj: Option<RefAffine>,
     audio_codebook: Option<Mat>,
-    state: Option<[(Mat, Vec<f32>); 2]>,
+    state: Option<[RefAffine; 2]>,
+    /// The parallel action head: queries, then the MLP.
+    parallel: Option<(Mat, [RefAffine; 2])>,
 }
 
 fn rms_norm(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
@@ -111,6 +116,10 @@ impl Reference {
                 _ => None,
             },
             state: m.state.as_ref().map(|s| [aff(&s.fc1), aff(&s.fc2)]),
+            parallel: m
+                .parallel_head
+                .as_ref()
+                .map(|p| (Mat::from(&p.queries), [aff(&p.mlp.fc1), aff(&p.mlp.fc2)])),
         }
     }
 
@@ -141,6 +150,12 @@ impl Reference {
         };
         match *input {
             Input::Token(id) => lookup(&self.embed, id, "token"),
+            Input::ActionQuery(k) => match &self.parallel {
+                Some((queries, _)) => lookup(queries, k, "action query"),
+                None => Err(PolicyError::Input(
+                    "this model has no parallel action head".into(),
+                )),
+            },
             Input::AudioCode(id) => match &self.audio_codebook {
                 Some(m) => lookup(m, id, "audio code"),
                 None => Err(PolicyError::Input(
@@ -168,6 +183,45 @@ impl Reference {
 
     /// Logits at every position of `inputs`.
     pub fn forward(&self, inputs: &[Input]) -> Result<Vec<Vec<f32>>> {
+        Ok(self
+            .hidden(inputs, inputs.len())?
+            .iter()
+            .map(|h| self.head.apply(h))
+            .collect())
+    }
+
+    /// The parallel head's normalised chunk, [H, D] step-major: the H action
+    /// queries follow `prompt` and attend to the whole prompt and to each
+    /// other.
+    pub fn parallel_actions(&self, prompt: &[Input]) -> Result<Vec<f32>> {
+        let (horizon, [(m1, b1), (m2, b2)]) = match (&self.cfg.action, &self.parallel) {
+            (Some(a), Some((_, mlp))) => (a.horizon, mlp),
+            _ => {
+                return Err(PolicyError::Input(
+                    "this model has no parallel action head".into(),
+                ))
+            }
+        };
+        let mut seq = prompt.to_vec();
+        seq.extend((0..horizon as u32).map(Input::ActionQuery));
+        let hidden = self.hidden(&seq, prompt.len())?;
+        let mut out = Vec::new();
+        for h in &hidden[prompt.len()..] {
+            let a: Vec<f32> = m1
+                .apply(h)
+                .iter()
+                .zip(b1)
+                .map(|(v, b)| silu(v + b))
+                .collect();
+            out.extend(m2.apply(&a).iter().zip(b2).map(|(v, b)| v + b));
+        }
+        Ok(out)
+    }
+
+    /// The final-normed hidden state at every position. Positions from
+    /// `bidirectional_from` on attend to every position of the sequence;
+    /// the others causally.
+    fn hidden(&self, inputs: &[Input], bidirectional_from: usize) -> Result<Vec<Vec<f32>>> {
         let c = &self.cfg;
         let (hd, nh, nkv) = (c.head_dim(), c.n_heads, c.n_kv_heads);
         let group = nh / nkv;
@@ -195,7 +249,12 @@ impl Reference {
                 for h in 0..nh {
                     let kvh = h / group;
                     let q = &qs[pos][h * hd..(h + 1) * hd];
-                    let scores: Vec<f32> = (0..=pos)
+                    let last = if pos >= bidirectional_from {
+                        inputs.len() - 1
+                    } else {
+                        pos
+                    };
+                    let scores: Vec<f32> = (0..=last)
                         .map(|t| {
                             let k = &ks[t][kvh * hd..(kvh + 1) * hd];
                             q.iter().zip(k).map(|(a, b)| a * b).sum::<f32>() / (hd as f32).sqrt()
@@ -225,7 +284,7 @@ impl Reference {
         }
         Ok(xs
             .iter()
-            .map(|x| self.head.apply(&rms_norm(x, &self.norm, c.rms_eps)))
+            .map(|x| rms_norm(x, &self.norm, c.rms_eps))
             .collect())
     }
 

@@ -1,7 +1,7 @@
 //! Small model configurations shared by tests, benchmarks and the
 //! sensitivity report.
 
-use crate::config::{ActionConfig, AudioInput, InputsConfig, ModelConfig, VocabConfig};
+use crate::config::{ActionConfig, ActionHead, AudioInput, InputsConfig, ModelConfig, VocabConfig};
 use crate::precision::PrecisionPolicy;
 
 /// A tiny multimodal policy model: every input kind and an action head.
@@ -26,6 +26,7 @@ pub fn tiny_policy_config() -> ModelConfig {
             dims: 3,
             ranges: vec![[-1.0, 1.0], [0.0, 2.0], [-0.5, 0.5]],
             step_ms: 20.0,
+            head: ActionHead::DirectBins,
         }),
         inputs: InputsConfig {
             vision_patch_dim: Some(128),
@@ -34,4 +35,14 @@ pub fn tiny_policy_config() -> ModelConfig {
         },
         precision: PrecisionPolicy::default(),
     }
+}
+
+/// `tiny_policy_config` with the parallel action head (4 steps × 3 values
+/// from one pass); it keeps the LM head, so direct bins run on it too.
+pub fn tiny_parallel_config() -> ModelConfig {
+    let mut c = tiny_policy_config();
+    if let Some(a) = c.action.as_mut() {
+        a.head = ActionHead::Parallel;
+    }
+    c
 }

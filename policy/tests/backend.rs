@@ -25,6 +25,7 @@ enum OwnedInput {
     Audio(Vec<f32>),
     AudioCode(u32),
     State(Vec<f32>),
+    ActionQuery(u32),
 }
 
 impl OwnedInput {
@@ -35,6 +36,7 @@ impl OwnedInput {
             Input::Audio(a) => OwnedInput::Audio(a.to_vec()),
             Input::AudioCode(c) => OwnedInput::AudioCode(c),
             Input::State(s) => OwnedInput::State(s.to_vec()),
+            Input::ActionQuery(k) => OwnedInput::ActionQuery(k),
         }
     }
 
@@ -45,6 +47,7 @@ impl OwnedInput {
             OwnedInput::Audio(a) => Input::Audio(a),
             OwnedInput::AudioCode(c) => Input::AudioCode(*c),
             OwnedInput::State(s) => Input::State(s),
+            OwnedInput::ActionQuery(k) => Input::ActionQuery(*k),
         }
     }
 }
@@ -96,6 +99,13 @@ impl Backend for ReferenceBackendForTest {
     fn forward_prompt(&mut self, prompt: &[Input]) -> Result<(&[f32], usize)> {
         self.reset();
         Ok((self.forward(prompt)?, 0))
+    }
+
+    fn forward_actions(&mut self, prompt: &[Input]) -> Result<(&[f32], usize)> {
+        self.reset();
+        self.sequence.extend(prompt.iter().map(OwnedInput::from));
+        self.logits = self.reference.parallel_actions(prompt)?;
+        Ok((&self.logits, 0))
     }
 
     fn take_stage_times(&mut self) -> StageTimes {

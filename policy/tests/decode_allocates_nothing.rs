@@ -1,6 +1,7 @@
 //! A decode step allocates nothing: a counting global allocator watches 200
-//! decode steps on a multi-threaded engine after the prompt, and 100 batch
-//! steps with a finish and an admission every 25.
+//! decode steps on a multi-threaded engine after the prompt, 100 batch
+//! steps with a finish and an admission every 25, and 100 parallel-head
+//! chunks with a new state each.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,6 +40,43 @@ static GLOBAL: CountingAlloc = CountingAlloc;
 fn decode_and_batch_steps_allocate_nothing() {
     decode_steps_allocate_nothing();
     batch_steps_admissions_and_finishes_allocate_nothing();
+    parallel_head_chunks_allocate_nothing();
+}
+
+fn parallel_head_chunks_allocate_nothing() {
+    use tendon_policy::action::{decode_actions, DecodedActions};
+    use tendon_policy::testmodel::tiny_parallel_config;
+    let model =
+        Arc::new(Model::random(tiny_parallel_config(), 5, &PrecisionPolicy::default()).unwrap());
+    let mut e = Engine::new(
+        model,
+        EngineOptions {
+            threads: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let states: Vec<Vec<f32>> = (0..4).map(|s| vec![0.1 * s as f32; 64]).collect();
+    let vision = vec![0.3f32; 128];
+    let mut out = DecodedActions::new();
+    let mut p = vec![
+        Input::Token(3),
+        Input::Vision(&vision),
+        Input::State(&states[0]),
+    ];
+    decode_actions(&mut e, &p, &mut out).unwrap();
+    let before = ALLOCS.load(Ordering::SeqCst);
+    for k in 0..100 {
+        p[2] = Input::State(&states[k % 4]);
+        decode_actions(&mut e, &p, &mut out).unwrap();
+    }
+    let after = ALLOCS.load(Ordering::SeqCst);
+    assert_eq!(
+        after - before,
+        0,
+        "allocations during 100 parallel-head chunks"
+    );
+    assert_eq!(out.values.len(), 12);
 }
 
 fn decode_steps_allocate_nothing() {

@@ -41,6 +41,7 @@ fn first_layer_only(m: &Model) -> Model {
         vision: None,
         audio: None,
         state: None,
+        parallel_head: None,
     }
 }
 
