@@ -686,14 +686,7 @@ impl Engine {
     /// head: the chunk's normalised values, [H, D], and how many prompt
     /// positions were reused.
     pub fn forward_actions(&mut self, prompt: &[Input]) -> Result<(&[f32], usize)> {
-        let mut same = 0;
-        let c = &self.caches[0];
-        while same < c.pos
-            && same < prompt.len()
-            && c.fingerprints[same] == fingerprint(&prompt[same])
-        {
-            same += 1;
-        }
+        let same = self.cached_prefix(prompt);
         self.truncate(same);
         self.fill_cache(0, &prompt[same..])?;
         let values = self.action_queries(&[0])?;
@@ -770,19 +763,22 @@ impl Engine {
     /// static context of repeated policy calls). Returns the logits of the
     /// last position and how many positions were reused.
     pub fn forward_prompt(&mut self, inputs: &[Input]) -> Result<(&[f32], usize)> {
-        let mut same = 0;
-        let c = &self.caches[0];
-        while same < c.pos
-            && same < inputs.len()
-            && c.fingerprints[same] == fingerprint(&inputs[same])
-        {
-            same += 1;
-        }
+        let same = self.cached_prefix(inputs);
         // The last position always runs: its logits are the answer.
         let reused = same.min(inputs.len().saturating_sub(1));
         self.truncate(reused);
         let logits = self.forward(&inputs[reused..])?;
         Ok((logits, reused))
+    }
+
+    /// How many leading `inputs` the cache already holds.
+    fn cached_prefix(&self, inputs: &[Input]) -> usize {
+        let c = &self.caches[0];
+        inputs
+            .iter()
+            .zip(&c.fingerprints[..c.pos])
+            .take_while(|(input, print)| fingerprint(input) == **print)
+            .count()
     }
 
     /// Greedy decoding: `n` tokens after `prompt`, appended to `out`.

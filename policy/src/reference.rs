@@ -70,6 +70,17 @@ fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
 }
 
+/// affine, SiLU, affine: the state MLP and the parallel head's regression MLP.
+fn mlp2([(m1, b1), (m2, b2)]: &[RefAffine; 2], x: &[f32]) -> Vec<f32> {
+    let h: Vec<f32> = m1
+        .apply(x)
+        .iter()
+        .zip(b1)
+        .map(|(v, b)| silu(v + b))
+        .collect();
+    m2.apply(&h).iter().zip(b2).map(|(v, b)| v + b).collect()
+}
+
 /// Rotates adjacent pairs (x[2i], x[2i+1]) by pos·θ^(−2i/head_dim): llama.cpp's
 /// "normal" RoPE, the one its LLAMA architecture uses.
 pub(crate) fn rope(x: &mut [f32], pos: usize, theta: f32) {
@@ -165,15 +176,7 @@ impl Reference {
             Input::Vision(x) => affine(&self.vision, x, "vision"),
             Input::Audio(x) => affine(&self.audio_proj, x, "audio"),
             Input::State(x) => match &self.state {
-                Some([(m1, b1), (m2, b2)]) if x.len() == m1.cols => {
-                    let h: Vec<f32> = m1
-                        .apply(x)
-                        .iter()
-                        .zip(b1)
-                        .map(|(v, b)| silu(v + b))
-                        .collect();
-                    Ok(m2.apply(&h).iter().zip(b2).map(|(v, b)| v + b).collect())
-                }
+                Some(mlp) if x.len() == mlp[0].0.cols => Ok(mlp2(mlp, x)),
                 _ => Err(PolicyError::Input(
                     "state input does not match the model's state MLP".into(),
                 )),
@@ -194,7 +197,7 @@ impl Reference {
     /// queries follow `prompt` and attend to the whole prompt and to each
     /// other.
     pub fn parallel_actions(&self, prompt: &[Input]) -> Result<Vec<f32>> {
-        let (horizon, [(m1, b1), (m2, b2)]) = match (&self.cfg.action, &self.parallel) {
+        let (horizon, mlp) = match (&self.cfg.action, &self.parallel) {
             (Some(a), Some((_, mlp))) => (a.horizon, mlp),
             _ => {
                 return Err(PolicyError::Input(
@@ -207,13 +210,7 @@ impl Reference {
         let hidden = self.hidden(&seq, prompt.len())?;
         let mut out = Vec::new();
         for h in &hidden[prompt.len()..] {
-            let a: Vec<f32> = m1
-                .apply(h)
-                .iter()
-                .zip(b1)
-                .map(|(v, b)| silu(v + b))
-                .collect();
-            out.extend(m2.apply(&a).iter().zip(b2).map(|(v, b)| v + b));
+            out.extend(mlp2(mlp, h));
         }
         Ok(out)
     }
